@@ -1,0 +1,28 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Everything else is a step they call.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test lint demo clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml setup.py requirements/constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
+	$(BIN)/python -m pip install --quiet --constraint requirements/constraints.txt --editable '.[all,dev]'
+	touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install lint
+	$(BIN)/pytest
+
+demo: install
+	$(BIN)/covertype demo
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

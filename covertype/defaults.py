@@ -1,0 +1,27 @@
+"""The one place that defines the project's default names, ports and paths.
+
+Every component reads its defaults from here; command-line flags and environment
+variables override them.
+"""
+
+from pathlib import Path
+
+MODEL_NAME = "covertype"
+
+GRPC_PORT = 8500
+REST_PORT = 8501
+GATEWAY_PORT = 8000
+HOST = "127.0.0.1"
+
+MODELS_DIR = Path("models")
+DATA_DIR = Path("data")
+
+DEFAULT_SIGNATURE = "serving_default"
+MATRIX_SIGNATURE = "predict_matrix"
+MATRIX_INPUT = "features"
+OUTPUT_COVER_TYPE = "cover_type"
+OUTPUT_PROBABILITIES = "probabilities"
+
+ASSETS_EXTRA = "assets.extra"
+WARMUP_FILE = "tf_serving_warmup_requests"
+METRICS_FILE = "metrics.json"

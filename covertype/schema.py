@@ -1,0 +1,79 @@
+"""The feature and label contract shared by the trainer, the gateway and the reports.
+
+Column names are the Kaggle / UCI names; their order is the canonical order of the
+`[batch, 54]` matrix signature. Domains are physical limits (what a value can be),
+not the range seen in training data.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NumericFeature:
+    """A continuous cartographic feature and the closed interval its values must lie in."""
+
+    name: str
+    minimum: float | None
+    maximum: float | None
+    description: str
+
+    def rule(self) -> str:
+        """Describe the domain in words, for error messages."""
+        if self.minimum is not None and self.maximum is not None:
+            return f"must be between {self.minimum:g} and {self.maximum:g}"
+        if self.minimum is not None:
+            return f"must be >= {self.minimum:g}"
+        if self.maximum is not None:
+            return f"must be <= {self.maximum:g}"
+        return "must be a finite number"
+
+    def contains(self, value: float) -> bool:
+        """Whether `value` lies inside the domain (NaN and infinities never do)."""
+        if value != value or value in (float("inf"), float("-inf")):
+            return False
+        if self.minimum is not None and value < self.minimum:
+            return False
+        return not (self.maximum is not None and value > self.maximum)
+
+
+NUMERIC_FEATURES: tuple[NumericFeature, ...] = (
+    NumericFeature("Elevation", 0, 8849, "elevation in meters"),
+    NumericFeature("Aspect", 0, 360, "aspect in degrees azimuth"),
+    NumericFeature("Slope", 0, 90, "slope in degrees"),
+    NumericFeature("Horizontal_Distance_To_Hydrology", 0, None, "meters to nearest surface water"),
+    NumericFeature("Vertical_Distance_To_Hydrology", None, None, "meters to nearest surface water"),
+    NumericFeature("Horizontal_Distance_To_Roadways", 0, None, "meters to nearest roadway"),
+    NumericFeature("Hillshade_9am", 0, 255, "hillshade index at 9am, summer solstice"),
+    NumericFeature("Hillshade_Noon", 0, 255, "hillshade index at noon, summer solstice"),
+    NumericFeature("Hillshade_3pm", 0, 255, "hillshade index at 3pm, summer solstice"),
+    NumericFeature(
+        "Horizontal_Distance_To_Fire_Points", 0, None, "meters to nearest wildfire ignition point"
+    ),
+)
+
+WILDERNESS_AREAS = 4
+SOIL_TYPES = 40
+WILDERNESS_COLUMNS: tuple[str, ...] = tuple(
+    f"Wilderness_Area{i}" for i in range(1, WILDERNESS_AREAS + 1)
+)
+SOIL_COLUMNS: tuple[str, ...] = tuple(f"Soil_Type{i}" for i in range(1, SOIL_TYPES + 1))
+ONE_HOT_GROUPS: dict[str, tuple[str, ...]] = {
+    "Wilderness_Area": WILDERNESS_COLUMNS,
+    "Soil_Type": SOIL_COLUMNS,
+}
+
+NUMERIC_COLUMNS: tuple[str, ...] = tuple(f.name for f in NUMERIC_FEATURES)
+FEATURE_COLUMNS: tuple[str, ...] = NUMERIC_COLUMNS + WILDERNESS_COLUMNS + SOIL_COLUMNS
+ID_COLUMN = "Id"
+LABEL_COLUMN = "Cover_Type"
+
+CLASS_NAMES: dict[int, str] = {
+    1: "Spruce/Fir",
+    2: "Lodgepole Pine",
+    3: "Ponderosa Pine",
+    4: "Cottonwood/Willow",
+    5: "Aspen",
+    6: "Douglas-fir",
+    7: "Krummholz",
+}
+NUM_CLASSES = len(CLASS_NAMES)

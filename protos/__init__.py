@@ -1,0 +1,1 @@
+"""Proto sources compiled by grpcio-tools at build time (generated modules are git-ignored)."""

@@ -1,0 +1,1 @@
+"""Trainer: validate data, train, evaluate and publish numbered SavedModel versions."""
