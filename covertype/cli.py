@@ -15,6 +15,7 @@ from covertype import __version__
 
 COMMAND_MODULES: tuple[str, ...] = (
     "trainer.cli",
+    "gateway.report_cli",
 )
 
 

@@ -25,3 +25,6 @@ OUTPUT_PROBABILITIES = "probabilities"
 ASSETS_EXTRA = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"
 METRICS_FILE = "metrics.json"
+
+# Versions taken out of service are moved to `<models-dir>/<model>.archive/`, beside the base path.
+ARCHIVE_SUFFIX = ".archive"
