@@ -1,0 +1,117 @@
+"""Build the gateway's FastAPI application from its settings."""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter
+from starlette.exceptions import HTTPException
+
+from covertype import __version__
+from gateway import errors
+from gateway.metrics import GatewayMetrics
+from gateway.middleware import RequestContextMiddleware
+from gateway.model_client import ModelServerClient
+from gateway.observations import Problem
+from gateway.routes import router
+from gateway.schemas import PredictInstances
+from gateway.settings import GatewaySettings
+
+TITLE = "covertype gateway"
+DESCRIPTION = (
+    "Forest cover type predictions (Kaggle / UCI Covertype) from named, typed observations. "
+    "The gateway validates each observation, calls the model server (TensorFlow Serving's "
+    "gRPC API) and names the model version behind every answer."
+)
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    """The ASGI app; its lifespan opens (and closes) the gRPC channel to the model server."""
+    metrics = GatewayMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = ModelServerClient(
+            settings.tfserving, settings.timeout_seconds, metrics.observe_backend_call
+        )
+        app.state.client = client
+        try:
+            yield
+        finally:
+            await client.close()
+
+    app = FastAPI(title=TITLE, description=DESCRIPTION, version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_exception_handler(errors.ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _request_validation_error)
+    app.add_exception_handler(HTTPException, _http_exception)
+    app.include_router(router)
+    app.openapi = _openapi_builder(app)  # type: ignore[method-assign]
+    return app
+
+
+def _error_response(request: Request, error: errors.ApiError) -> JSONResponse:
+    return JSONResponse(
+        error.body(request.state.request_id),
+        status_code=error.status_code,
+        headers=error.headers,
+    )
+
+
+async def _api_error(request: Request, error: errors.ApiError) -> JSONResponse:
+    return _error_response(request, error)
+
+
+async def _request_validation_error(
+    request: Request, error: RequestValidationError
+) -> JSONResponse:
+    """Query parameter errors (the body is validated by the routes), in the same shape."""
+    problems = [
+        Problem(None, str(detail["loc"][-1]), _kind(detail["type"]), detail["msg"])
+        for detail in error.errors()
+    ]
+    return _error_response(request, errors.invalid_input(problems))
+
+
+def _kind(pydantic_type: str) -> str:
+    if pydantic_type == "missing":
+        return "missing_feature"
+    if pydantic_type.endswith("_parsing") or pydantic_type.endswith("_type"):
+        return "wrong_type"
+    if pydantic_type in ("greater_than_equal", "less_than_equal", "string_too_short"):
+        return "out_of_domain"
+    return "invalid"
+
+
+async def _http_exception(request: Request, error: HTTPException) -> JSONResponse:
+    """Unknown routes and methods, in the gateway's error shape."""
+    code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+    api_error = errors.ApiError(error.status_code, code, str(error.detail), headers=error.headers)
+    return _error_response(request, api_error)
+
+
+def _openapi_builder(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """OpenAPI with the request body's models, which the predict route declares by reference."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        body = TypeAdapter(PredictInstances).json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(body.pop("$defs", {}))
+        schemas["PredictInstances"] = body
+        app.openapi_schema = document
+        return document
+
+    return build

@@ -1,0 +1,92 @@
+"""`covertype gateway`: the REST gateway in front of the model server.
+
+Imports nothing heavy at module level: the gateway's environment has no TensorFlow,
+and the other components' commands must not pay for the web stack either.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from covertype import defaults
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `gateway` subcommand."""
+    parser = subparsers.add_parser(
+        "gateway",
+        help="serve the REST API in front of the model server",
+        description=(
+            "Serve the REST API (POST /v1/predict, GET /v1/models, /healthz, /readyz, /metrics, "
+            "/docs) in front of a TF Serving compatible model server. Every option can also be "
+            "set by the environment variable named in its help; a flag wins over its variable."
+        ),
+    )
+    parser.add_argument(
+        "--host", help=f"interface to bind (COVERTYPE_GATEWAY_HOST; default {defaults.HOST})"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        help=f"port to listen on (COVERTYPE_GATEWAY_PORT; default {defaults.GATEWAY_PORT})",
+    )
+    parser.add_argument(
+        "--tfserving",
+        metavar="HOST:PORT",
+        help=(
+            "model server gRPC target "
+            f"(COVERTYPE_TFSERVING; default {defaults.HOST}:{defaults.GRPC_PORT})"
+        ),
+    )
+    parser.add_argument(
+        "--model-name",
+        help=f"model to serve (COVERTYPE_MODEL_NAME; default {defaults.MODEL_NAME})",
+    )
+    parser.add_argument(
+        "--timeout-seconds",
+        type=float,
+        help="deadline of every model server call (COVERTYPE_GATEWAY_TIMEOUT_SECONDS; default 5)",
+    )
+    parser.add_argument(
+        "--max-instances",
+        type=int,
+        help="most instances in one request (COVERTYPE_GATEWAY_MAX_INSTANCES; default 1000)",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        help="largest request body (COVERTYPE_GATEWAY_MAX_BODY_BYTES; default 4194304)",
+    )
+    parser.add_argument(
+        "--model-config-file",
+        type=Path,
+        help=(
+            "the model server's models.config, read for version labels, which TF Serving's "
+            "API does not list (COVERTYPE_GATEWAY_MODEL_CONFIG_FILE; default: labels unknown)"
+        ),
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted; exit code 2 for unusable options."""
+    from gateway.server import serve
+    from gateway.settings import SettingsError, load_settings
+
+    overrides = {
+        "host": args.host,
+        "port": args.port,
+        "tfserving": args.tfserving,
+        "model_name": args.model_name,
+        "timeout_seconds": args.timeout_seconds,
+        "max_instances": args.max_instances,
+        "max_body_bytes": args.max_body_bytes,
+        "model_config_file": args.model_config_file,
+    }
+    try:
+        settings = load_settings(overrides)
+    except SettingsError as error:
+        print(f"covertype gateway: {error}", file=sys.stderr)
+        return 2
+    serve(settings)
+    return 0

@@ -1,0 +1,111 @@
+"""ASGI middleware around every request: request id, access log, request metrics.
+
+A plain ASGI middleware rather than Starlette's `BaseHTTPMiddleware`, which costs a
+task and a memory stream per request on the hot path.
+"""
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.logs import ACCESS_LOGGER
+from gateway.metrics import GatewayMetrics
+
+REQUEST_ID_HEADER = "x-request-id"
+# Kept when a client sends one: it must be a valid gRPC metadata value and a sane log field.
+_ACCEPTED_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
+UNMATCHED_ROUTE = "unmatched"
+
+_access_log = logging.getLogger(ACCESS_LOGGER)
+_log = logging.getLogger("covertype.gateway")
+
+
+def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
+    """The client's X-Request-ID when it is acceptable, otherwise a new one."""
+    for name, value in headers:
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if _ACCEPTED_REQUEST_ID.fullmatch(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    """Give each request an id (state `request_id`, `X-Request-ID` header), log and count it.
+
+    Handlers may set state `instances` and `model_version` for the access log.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = request_id_of(scope["headers"])
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        header = (REQUEST_ID_HEADER.encode(), request_id.encode())
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            _log.exception("unhandled error", extra={"request_id": request_id})
+            if response_started:
+                raise
+            status = 500
+            await _send_internal_error(send, request_id, header)
+        finally:
+            self._record(scope, request_id, status, time.perf_counter() - started)
+
+    def _record(self, scope: Scope, request_id: str, status: int, seconds: float) -> None:
+        route = scope.get("route")
+        template = getattr(route, "path", UNMATCHED_ROUTE)
+        self.metrics.observe_request(template, scope["method"], status, seconds)
+        state = scope["state"]
+        _access_log.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": scope["method"],
+                "route": template,
+                "path": scope["path"],
+                "status": status,
+                "latency_ms": round(seconds * 1000, 3),
+                "instances": state.get("instances"),
+                "model_version": state.get("model_version"),
+            },
+        )
+
+
+async def _send_internal_error(send: Send, request_id: str, header: tuple[bytes, bytes]) -> None:
+    body = (
+        b'{"error":"internal_error","message":"unexpected gateway error","request_id":"'
+        + request_id.encode()
+        + b'"}'
+    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        header,
+    ]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

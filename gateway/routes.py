@@ -1,0 +1,248 @@
+"""The REST API's routes: predict, models, health, readiness, metrics."""
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from gateway import errors
+from gateway.labels import LabelsUnavailable, read_version_labels
+from gateway.metrics import CONTENT_TYPE
+from gateway.model_client import BackendError, ModelServerClient
+from gateway.observations import InvalidInstances, Problem, validate_instances
+from gateway.payload import MalformedJson, TooManyInstances, parse_body
+from gateway.predictions import BadModelResponse, VersionChoice, build_request, read_response
+from gateway.schemas import (
+    ERROR_RESPONSES,
+    PREDICT_EXAMPLES,
+    HealthBody,
+    ModelsBody,
+    PredictResponseBody,
+    ReadyBody,
+)
+from gateway.settings import GatewaySettings
+from protos.slim import get_model_status_pb2
+
+READINESS_TIMEOUT_SECONDS = 1.0
+_AVAILABLE = get_model_status_pb2.ModelVersionStatus.AVAILABLE
+
+router = APIRouter()
+
+_PREDICT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/PredictInstances"},
+                        {"$ref": "#/components/schemas/Observation"},
+                    ]
+                },
+                "examples": PREDICT_EXAMPLES,
+            }
+        },
+    }
+}
+
+
+def _settings(request: Request) -> GatewaySettings:
+    return request.app.state.settings
+
+
+def _client(request: Request) -> ModelServerClient:
+    return request.app.state.client
+
+
+def _json(content: object, status_code: int = 200) -> Response:
+    body = json.dumps(content, separators=(",", ":"), allow_nan=False).encode()
+    return Response(body, status_code=status_code, media_type="application/json")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) as soon as it is known to exceed `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _body_too_large(int(declared), limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _body_too_large(size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _body_too_large(size: int, limit: int) -> errors.ApiError:
+    message = f"the body has at least {size} bytes; the limit is {limit}"
+    return errors.ApiError(413, "body_too_large", message)
+
+
+def _version_choice(version: int | None, label: str | None) -> VersionChoice:
+    if version is not None and label is not None:
+        rule = "give either version or label, not both"
+        raise errors.invalid_input([Problem(None, "label", "invalid", rule)])
+    return VersionChoice(version=version, label=label)
+
+
+@router.post(
+    "/v1/predict",
+    summary="Predict the cover type of one or more observations",
+    response_model=PredictResponseBody,
+    responses=ERROR_RESPONSES,
+    openapi_extra=_PREDICT_BODY,
+)
+async def predict(
+    request: Request,
+    version: Annotated[
+        int | None, Query(ge=0, description="a specific model version (default: latest)")
+    ] = None,
+    label: Annotated[
+        str | None, Query(min_length=1, description="a version label such as stable")
+    ] = None,
+) -> Response:
+    """Score `{"instances": [obs, ...]}` or one bare `obs` with the model server.
+
+    Each observation has the 10 numeric features by their dataset names, and the
+    wilderness area and soil type either as one-hot dataset columns
+    (`Wilderness_Area1..4`, `Soil_Type1..40`, exactly one set to 1 in each group; absent
+    columns count as 0) or as `wilderness_area` (1..4) and `soil_type` (1..40).
+    """
+    settings = _settings(request)
+    choice = _version_choice(version, label)
+    body = await _read_body(request, settings.max_body_bytes)
+    try:
+        rows = validate_instances(parse_body(body, settings.max_instances))
+    except MalformedJson as error:
+        raise errors.ApiError(400, "malformed_json", str(error)) from error
+    except TooManyInstances as error:
+        raise errors.ApiError(413, "too_many_instances", str(error)) from error
+    except InvalidInstances as error:
+        raise errors.invalid_input(error.problems) from error
+    request.state.instances = len(rows)
+    request.app.state.metrics.observe_instances(len(rows))
+
+    predict_request = build_request(rows, settings.model_name, choice)
+    try:
+        response = await _client(request).predict(predict_request, request.state.request_id)
+        outcome = read_response(response, len(rows), settings.model_name)
+    except BackendError as error:
+        raise errors.from_backend(error, choice) from error
+    except BadModelResponse as error:
+        raise errors.ApiError(502, "bad_model_response", str(error)) from error
+    request.state.model_version = outcome.model_version
+    return _json(
+        {
+            "model_name": outcome.model_name,
+            "model_version": outcome.model_version,
+            "predictions": [prediction.as_json() for prediction in outcome.predictions],
+        }
+    )
+
+
+@router.get(
+    "/v1/models",
+    summary="The model's versions, their states and labels",
+    response_model=ModelsBody,
+    responses=ERROR_RESPONSES,
+)
+async def models(request: Request) -> Response:
+    """Versions and states from `ModelService.GetModelStatus`; labels from models.config.
+
+    TF Serving's API does not expose version labels; the gateway reports them when it
+    was started with `--model-config-file` (the server's models.config), else null.
+    """
+    settings = _settings(request)
+    try:
+        status = await _client(request).get_model_status(
+            settings.model_name, request.state.request_id
+        )
+    except BackendError as error:
+        raise errors.from_backend(error, VersionChoice()) from error
+    labels: dict[str, int] | None = None
+    if settings.model_config_file is None:
+        source = "unknown: TF Serving's API does not list labels; start with --model-config-file"
+    else:
+        try:
+            labels = read_version_labels(settings.model_config_file, settings.model_name)
+            source = f"model config file {settings.model_config_file}"
+        except LabelsUnavailable as error:
+            source = f"unknown: {error}"
+    versions = []
+    for entry in sorted(status.model_version_status, key=lambda e: e.version, reverse=True):
+        state = get_model_status_pb2.ModelVersionStatus.State.Name(entry.state)
+        versions.append(
+            {
+                "version": entry.version,
+                "state": state,
+                "labels": None
+                if labels is None
+                else sorted(name for name, v in labels.items() if v == entry.version),
+                "error": entry.status.error_message or None,
+            }
+        )
+    return _json(
+        {
+            "model_name": settings.model_name,
+            "versions": versions,
+            "labels": labels,
+            "labels_source": source,
+        }
+    )
+
+
+@router.get("/healthz", summary="Liveness of the gateway process", response_model=HealthBody)
+async def healthz() -> Response:
+    """200 while the gateway process serves requests; says nothing about the model server."""
+    return _json({"status": "ok"})
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness: the model server has an AVAILABLE version",
+    response_model=ReadyBody,
+    responses={503: {"model": ReadyBody, "description": "not ready, with the reason"}},
+)
+async def readyz(request: Request) -> Response:
+    """200 only when `GetModelStatus` reports an AVAILABLE version; otherwise 503 and why."""
+    settings = _settings(request)
+    name = settings.model_name
+    try:
+        status = await _client(request).get_model_status(
+            name,
+            request.state.request_id,
+            min(READINESS_TIMEOUT_SECONDS, settings.timeout_seconds),
+        )
+    except BackendError as error:
+        reason = f"model server {settings.tfserving}: {error.code.name}: {error.details}"
+        return _not_ready(name, reason)
+    available = sorted(e.version for e in status.model_version_status if e.state == _AVAILABLE)
+    if not available:
+        states = ", ".join(
+            f"{e.version} {get_model_status_pb2.ModelVersionStatus.State.Name(e.state)}"
+            for e in status.model_version_status
+        )
+        return _not_ready(name, f"no AVAILABLE version of {name} (versions: {states or 'none'})")
+    return _json({"ready": True, "model_name": name, "available_versions": available})
+
+
+def _not_ready(model_name: str, reason: str) -> Response:
+    response = _json(
+        {"ready": False, "model_name": model_name, "available_versions": [], "reason": reason},
+        status_code=503,
+    )
+    response.headers["Retry-After"] = str(errors.RETRY_AFTER_SECONDS)
+    return response
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE: {}}}},
+)
+async def metrics(request: Request) -> Response:
+    """Requests by route and status, request and backend-call latency, instances per request."""
+    return Response(request.app.state.metrics.exposition(), media_type=CONTENT_TYPE)

@@ -1,0 +1,35 @@
+"""Run the gateway app under uvicorn (uvloop + httptools), with JSON logs."""
+
+import logging.config
+
+import uvicorn
+
+from gateway.app import create_app
+from gateway.logs import logging_config
+from gateway.settings import GatewaySettings
+
+
+def serve(settings: GatewaySettings) -> None:
+    """Serve until interrupted (SIGINT / SIGTERM shut down gracefully)."""
+    config = logging_config()
+    logging.config.dictConfig(config)
+    logging.getLogger("covertype.gateway").info(
+        "starting gateway",
+        extra={
+            "host": settings.host,
+            "port": settings.port,
+            "tfserving": settings.tfserving,
+            "model_name": settings.model_name,
+        },
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_config=config,
+        access_log=False,  # the gateway writes its own JSON access log
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )

@@ -1,0 +1,93 @@
+"""The gateway's configuration: one frozen object built from flags, environment and defaults.
+
+Precedence: a command-line flag beats its environment variable, which beats the
+default from `covertype.defaults`. Environment variables exist for containers.
+"""
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from covertype import defaults
+
+
+class SettingsError(ValueError):
+    """An option (flag or environment variable) has a value the gateway cannot use."""
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """Everything the gateway process needs to know at start-up."""
+
+    host: str = defaults.HOST
+    port: int = defaults.GATEWAY_PORT
+    tfserving: str = f"{defaults.HOST}:{defaults.GRPC_PORT}"
+    model_name: str = defaults.MODEL_NAME
+    timeout_seconds: float = 5.0
+    max_instances: int = 1000
+    max_body_bytes: int = 4 * 1024 * 1024
+    model_config_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"port must be between 0 and 65535, got {self.port}")
+        if not self.tfserving:
+            raise SettingsError("tfserving must be a host:port gRPC target")
+        if not self.model_name:
+            raise SettingsError("model_name must not be empty")
+        if not self.timeout_seconds > 0:
+            raise SettingsError(f"timeout_seconds must be > 0, got {self.timeout_seconds}")
+        if self.max_instances < 1:
+            raise SettingsError(f"max_instances must be >= 1, got {self.max_instances}")
+        if self.max_body_bytes < 1:
+            raise SettingsError(f"max_body_bytes must be >= 1, got {self.max_body_bytes}")
+
+
+ENV_VARS: dict[str, str] = {
+    "host": "COVERTYPE_GATEWAY_HOST",
+    "port": "COVERTYPE_GATEWAY_PORT",
+    "tfserving": "COVERTYPE_TFSERVING",
+    "model_name": "COVERTYPE_MODEL_NAME",
+    "timeout_seconds": "COVERTYPE_GATEWAY_TIMEOUT_SECONDS",
+    "max_instances": "COVERTYPE_GATEWAY_MAX_INSTANCES",
+    "max_body_bytes": "COVERTYPE_GATEWAY_MAX_BODY_BYTES",
+    "model_config_file": "COVERTYPE_GATEWAY_MODEL_CONFIG_FILE",
+}
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "host": str,
+    "port": int,
+    "tfserving": str,
+    "model_name": str,
+    "timeout_seconds": float,
+    "max_instances": int,
+    "max_body_bytes": int,
+    "model_config_file": Path,
+}
+
+
+def load_settings(
+    overrides: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> GatewaySettings:
+    """Build settings from explicit `overrides` (flags; None = not given), then `environ`.
+
+    Raises `SettingsError` naming the variable when an environment value does not parse.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for field in fields(GatewaySettings):
+        given = overrides.get(field.name)
+        if given is not None:
+            values[field.name] = given
+            continue
+        variable = ENV_VARS[field.name]
+        raw = environ.get(variable)
+        if raw is None or raw == "":
+            continue
+        try:
+            values[field.name] = _PARSERS[field.name](raw)
+        except ValueError as error:
+            raise SettingsError(f"{variable}={raw!r} is not a valid {field.name}") from error
+    return GatewaySettings(**values)
