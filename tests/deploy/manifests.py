@@ -1,0 +1,127 @@
+"""Reading the deployment files the way the tools that run them do.
+
+Small helpers shared by the deployment tests: the repository's paths, YAML loading,
+`kubectl kustomize` builds, the `covertype serve` argument parser, and the model
+server's text-format config parsed with TF Serving's own proto.
+"""
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO / "compose.yaml"
+K8S_DIR = REPO / "deploy" / "k8s"
+K8S_BASE = K8S_DIR / "base"
+K8S_OVERLAYS = sorted(p for p in (K8S_DIR / "overlays").iterdir() if p.is_dir())
+DOCKERFILES = (REPO / "gateway" / "Dockerfile", REPO / "trainer" / "Dockerfile")
+TFSERVING_IMAGE = "tensorflow/serving"
+
+
+def venv_tool(name: str) -> str:
+    """The path of a console script installed beside this interpreter (the project's venv)."""
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        pytest.fail(f"{name} is not installed in {path.parent}: run `make install`")
+    return str(path)
+
+
+def load_yaml(path: Path) -> Any:
+    """One YAML document from `path`."""
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def kustomize(folder: Path) -> list[dict[str, Any]]:
+    """The objects `kubectl kustomize folder` renders; fails the test when kubectl is missing."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.fail(
+            "kubectl is not on PATH: the Kubernetes manifests cannot be built. Install it "
+            "(the machine image ships /usr/bin/kubectl; elsewhere see docs/deployment.md)."
+        )
+    result = subprocess.run(
+        [kubectl, "kustomize", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"kubectl kustomize {folder} failed:\n{result.stderr}")
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def find(objects: Iterable[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    """The one object of `kind` named `name` (kustomize may add a hash suffix to ConfigMaps)."""
+    matches = [
+        obj
+        for obj in objects
+        if obj["kind"] == kind
+        and (obj["metadata"]["name"] == name or obj["metadata"]["name"].startswith(f"{name}-"))
+    ]
+    assert len(matches) == 1, f"expected one {kind} {name}, found {len(matches)}"
+    return matches[0]
+
+
+def containers(deployment: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every container (init containers too) of a Deployment's pod template."""
+    spec = deployment["spec"]["template"]["spec"]
+    yield from spec.get("initContainers", [])
+    yield from spec["containers"]
+
+
+def serve_args(flags: Sequence[str]) -> argparse.Namespace:
+    """`flags` parsed by `covertype serve`'s own parser; fails the test if it rejects them."""
+    from covertype.cli import build_parser
+
+    try:
+        return build_parser().parse_args(["serve", *flags])
+    except SystemExit as exit_:
+        pytest.fail(f"`covertype serve` rejects {list(flags)} (exit {exit_.code}; see stderr)")
+
+
+def flag_values(flags: Sequence[str]) -> dict[str, str]:
+    """`--name=value` flags as a dict (the one spelling compose and the manifests use)."""
+    values = {}
+    for flag in flags:
+        assert flag.startswith("--") and "=" in flag, f"{flag!r}: write flags as --name=value"
+        name, value = flag[2:].split("=", 1)
+        values[name] = value
+    return values
+
+
+def parse_model_server_config(text: str) -> model_server_config_pb2.ModelServerConfig:
+    """A models.config text parsed strictly with TF Serving's `ModelServerConfig`."""
+    config = model_server_config_pb2.ModelServerConfig()
+    text_format.Parse(text, config)
+    return config
+
+
+def pinned_version(package: str) -> str:
+    """The version `pyproject.toml` pins for `package` (in any extra)."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    requirements = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        requirements.extend(extra)
+    versions = {
+        req.split("==", 1)[1] for req in requirements if req.split("==", 1)[0].strip() == package
+    }
+    assert len(versions) == 1, f"pyproject.toml pins {package} as {versions or 'nothing'}"
+    return versions.pop()
+
+
+def image_tag(image: str) -> tuple[str, str]:
+    """`name:tag` split in two; fails for an image without a tag."""
+    name, _, tag = image.rpartition(":")
+    assert name and "/" not in tag, f"image {image!r} has no tag"
+    return name, tag

@@ -1,0 +1,221 @@
+"""compose.yaml: valid Compose, and wired to what the model server and gateway expect."""
+
+import re
+import subprocess
+import sys
+from pathlib import PurePosixPath
+from typing import Any
+
+import pytest
+
+import covertype
+from covertype import defaults
+from gateway.settings import ENV_VARS, load_settings
+
+from .manifests import (
+    COMPOSE_FILE,
+    REPO,
+    TFSERVING_IMAGE,
+    flag_values,
+    image_tag,
+    load_yaml,
+    parse_model_server_config,
+    pinned_version,
+    serve_args,
+)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return load_yaml(COMPOSE_FILE)
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, Any]:
+    return compose["services"]
+
+
+def bind_mounts(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The service's bind mounts by container path (long syntax only, which we use)."""
+    mounts = {}
+    for volume in service.get("volumes", []):
+        assert isinstance(volume, dict), f"use the long volume syntax: {volume!r}"
+        assert volume["type"] == "bind"
+        mounts[volume["target"]] = volume
+    return mounts
+
+
+def host_path(container_path: str, service: dict[str, Any]) -> PurePosixPath:
+    """The repository path that `container_path` comes from through the service's mounts."""
+    path = PurePosixPath(container_path)
+    for target, mount in bind_mounts(service).items():
+        if path.is_relative_to(target):
+            return PurePosixPath(mount["source"]) / path.relative_to(target)
+    raise AssertionError(f"{container_path} is not inside any bind mount")
+
+
+def published(service: dict[str, Any]) -> dict[int, tuple[str, int]]:
+    """Container port -> (host address, host port) for every `ADDR:HOST:CONTAINER` mapping."""
+    ports = {}
+    for mapping in service["ports"]:
+        address, host, container = mapping.split(":")
+        ports[int(container)] = (address, int(host))
+    return ports
+
+
+def test_compose_file_is_valid_against_the_compose_specification() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(COMPOSE_FILE),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_image_has_a_pinned_tag(services: dict[str, Any]) -> None:
+    for name, service in services.items():
+        _, tag = image_tag(service["image"])
+        assert tag != "latest", f"{name}: pin a version, not latest"
+
+
+def test_tfserving_image_matches_the_tensorflow_the_trainer_exports_with(
+    services: dict[str, Any],
+) -> None:
+    name, tag = image_tag(services["tfserving"]["image"])
+    assert name == TFSERVING_IMAGE
+    assert tag == pinned_version("tensorflow")
+
+
+def test_built_images_are_tagged_with_the_project_version(services: dict[str, Any]) -> None:
+    for name in ("gateway", "trainer"):
+        service = services[name]
+        assert (REPO / service["build"]["dockerfile"]).is_file()
+        assert service["build"]["context"] == "."
+        assert image_tag(service["image"]) == (f"covertype-{name}", covertype.__version__)
+
+
+def test_tfserving_command_is_accepted_by_covertype_serve(services: dict[str, Any]) -> None:
+    service = services["tfserving"]
+    assert service["entrypoint"] == ["tensorflow_model_server"]
+    args = serve_args(service["command"])
+    assert args.port == defaults.GRPC_PORT
+    assert args.rest_api_port == defaults.REST_PORT
+    flags = flag_values(service["command"])
+    assert flags["file_system_poll_wait_seconds"] == "1"
+    assert int(flags["model_config_file_poll_wait_seconds"]) > 0
+    assert flags["enable_batching"] == "true"
+    assert flags["enable_model_warmup"] == "true"
+
+
+def test_tfserving_config_files_come_from_the_tfserving_folder(services: dict[str, Any]) -> None:
+    service = services["tfserving"]
+    flags = flag_values(service["command"])
+    config_mount = bind_mounts(service)[str(PurePosixPath(flags["model_config_file"]).parent)]
+    assert config_mount["source"] == "./tfserving"
+    assert config_mount["read_only"] is True
+    for flag in ("model_config_file", "batching_parameters_file", "monitoring_config_file"):
+        source = REPO / host_path(flags[flag], service)
+        assert source.is_file(), f"--{flag}={flags[flag]} maps to {source}, which is missing"
+
+
+def test_models_config_base_path_is_the_mounted_models_folder(services: dict[str, Any]) -> None:
+    service = services["tfserving"]
+    flags = flag_values(service["command"])
+    config_file = REPO / host_path(flags["model_config_file"], service)
+    config = parse_model_server_config(config_file.read_text(encoding="utf-8"))
+    (model,) = config.model_config_list.config
+    assert model.name == defaults.MODEL_NAME
+    base_path = PurePosixPath(model.base_path)
+    assert base_path.is_absolute(), "TF Serving needs an absolute base path"
+    source = host_path(str(base_path), service)
+    assert source == PurePosixPath("models") / defaults.MODEL_NAME
+    models_mount = bind_mounts(service)[str(base_path.parent)]
+    assert models_mount["read_only"] is True
+
+
+def test_tfserving_publishes_its_ports_on_loopback(services: dict[str, Any]) -> None:
+    assert published(services["tfserving"]) == {
+        defaults.GRPC_PORT: (defaults.HOST, defaults.GRPC_PORT),
+        defaults.REST_PORT: (defaults.HOST, defaults.REST_PORT),
+    }
+
+
+def test_tfserving_healthcheck_asks_for_the_model_status(services: dict[str, Any]) -> None:
+    kind, *command = services["tfserving"]["healthcheck"]["test"]
+    assert kind == "CMD"
+    script = " ".join(command)
+    assert f"/dev/tcp/127.0.0.1/{defaults.REST_PORT}" in script
+    assert f"GET /v1/models/{defaults.MODEL_NAME} " in script
+    assert '"AVAILABLE"' in script
+
+
+def test_gateway_environment_is_what_the_gateway_reads(services: dict[str, Any]) -> None:
+    environment = services["gateway"]["environment"]
+    unknown = set(environment) - set(ENV_VARS.values())
+    assert not unknown, f"the gateway reads no such variables: {sorted(unknown)}"
+    settings = load_settings({}, environ=environment)
+    tfserving_host, tfserving_port = settings.tfserving.rsplit(":", 1)
+    assert tfserving_host == "tfserving"
+    assert int(tfserving_port) == defaults.GRPC_PORT
+    assert settings.port == defaults.GATEWAY_PORT
+    assert settings.model_name == defaults.MODEL_NAME
+    assert settings.host == "0.0.0.0"
+    assert settings.model_config_file is not None
+    tfserving_flags = flag_values(services["tfserving"]["command"])
+    assert host_path(str(settings.model_config_file), services["gateway"]) == host_path(
+        tfserving_flags["model_config_file"], services["tfserving"]
+    ), "the gateway must read the same models.config as the model server"
+
+
+def test_gateway_waits_for_a_healthy_model_server_and_checks_readiness(
+    services: dict[str, Any],
+) -> None:
+    gateway = services["gateway"]
+    assert gateway["depends_on"] == {"tfserving": {"condition": "service_healthy"}}
+    assert published(gateway) == {defaults.GATEWAY_PORT: (defaults.HOST, defaults.GATEWAY_PORT)}
+    kind, *command = gateway["healthcheck"]["test"]
+    assert kind == "CMD"
+    assert f"http://127.0.0.1:{defaults.GATEWAY_PORT}/readyz" in " ".join(command)
+
+
+def test_trainer_is_a_one_shot_job_with_data_and_models_mounted(
+    services: dict[str, Any],
+) -> None:
+    trainer = services["trainer"]
+    assert trainer["profiles"], "under a profile, so that `docker compose up` leaves it out"
+    assert "restart" not in trainer and "ports" not in trainer
+    mounts = {mount["source"]: mount for mount in bind_mounts(trainer).values()}
+    assert mounts["./data"]["read_only"] is True
+    assert not mounts["./models"].get("read_only", False)
+    # The image's working folder is /srv/covertype: the trainer's default relative
+    # paths (data/, models/) land on the mounts.
+    assert mounts["./data"]["target"] == f"/srv/covertype/{defaults.DATA_DIR}"
+    assert mounts["./models"]["target"] == f"/srv/covertype/{defaults.MODELS_DIR}"
+
+
+def test_trainer_command_is_a_covertype_command(services: dict[str, Any]) -> None:
+    from covertype.cli import build_parser
+
+    args = build_parser().parse_args(services["trainer"]["command"])
+    assert callable(args.handler)
+
+
+def test_model_server_and_trainer_run_as_the_same_user(services: dict[str, Any]) -> None:
+    user = services["tfserving"]["user"]
+    assert user == services["trainer"]["user"]
+    assert re.fullmatch(r"\$\{COVERTYPE_UID:-\d+\}:\$\{COVERTYPE_GID:-\d+\}", user)
+
+
+def test_services_drop_privileges(services: dict[str, Any]) -> None:
+    for name, service in services.items():
+        assert service["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges:true" in service["security_opt"], name

@@ -1,0 +1,167 @@
+"""The Dockerfiles: hadolint-clean, non-root, pinned, and their build contexts complete and lean."""
+
+import importlib.metadata
+import json
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+from docker.utils.build import exclude_paths
+from dockerfile_parse import DockerfileParser
+
+from covertype import defaults
+
+from .manifests import DOCKERFILES, REPO, venv_tool
+
+GATEWAY_DOCKERFILE, TRAINER_DOCKERFILE = DOCKERFILES
+HEAVY_PACKAGES = {"tensorflow", "tensorflow-cpu", "keras", "tensorflow-serving-api"}
+
+
+def parse(dockerfile: Path) -> DockerfileParser:
+    return DockerfileParser(str(dockerfile))
+
+
+def instructions(dockerfile: Path, name: str) -> list[str]:
+    return [i["value"] for i in parse(dockerfile).structure if i["instruction"] == name]
+
+
+def final_stage(dockerfile: Path) -> list[dict[str, str]]:
+    """The instructions after the last FROM."""
+    structure = parse(dockerfile).structure
+    last_from = max(n for n, i in enumerate(structure) if i["instruction"] == "FROM")
+    return structure[last_from + 1 :]
+
+
+def read_ignore_file(path: Path) -> list[str]:
+    """Patterns of a .dockerignore file, read as the Docker clients read it."""
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def build_context(dockerfile: Path) -> set[str]:
+    """Files BuildKit sends for `dockerfile` with the repository root as context.
+
+    BuildKit prefers `<Dockerfile>.dockerignore` beside the Dockerfile over the root
+    `.dockerignore`; docker-py applies the patterns with Docker's matching rules.
+    """
+    specific = dockerfile.with_name(dockerfile.name + ".dockerignore")
+    ignore_file = specific if specific.exists() else REPO / ".dockerignore"
+    return set(exclude_paths(str(REPO), read_ignore_file(ignore_file)))
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_hadolint_finds_nothing(dockerfile: Path) -> None:
+    result = subprocess.run(
+        [venv_tool("hadolint"), "--no-color", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_every_hadolint_ignore_says_why(dockerfile: Path) -> None:
+    lines = dockerfile.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines):
+        if "hadolint ignore=" in line:
+            previous = lines[number - 1].strip() if number else ""
+            assert previous.startswith("#") and "hadolint" not in previous, (
+                f"{dockerfile.name}:{number + 1}: put the reason in a comment above the ignore"
+            )
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_base_images_are_pinned(dockerfile: Path) -> None:
+    for image in parse(dockerfile).parent_images:
+        _, _, tag = image.partition(":")
+        assert tag and tag != "latest", f"{dockerfile}: pin {image}"
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_final_stage_runs_as_non_root(dockerfile: Path) -> None:
+    users = [i["value"] for i in final_stage(dockerfile) if i["instruction"] == "USER"]
+    assert users, f"{dockerfile}: the final stage sets no USER"
+    user = users[-1].split(":")[0]
+    assert user not in {"root", "0"}, user
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_final_stage_does_not_write_bytecode(dockerfile: Path) -> None:
+    env = dict(
+        item.split("=", 1)
+        for value in (i["value"] for i in final_stage(dockerfile) if i["instruction"] == "ENV")
+        for item in shlex.split(value)
+    )
+    assert env.get("PYTHONDONTWRITEBYTECODE") == "1"
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_build_context_has_what_the_dockerfile_copies(dockerfile: Path) -> None:
+    context = build_context(dockerfile)
+    for value in instructions(dockerfile, "COPY"):
+        if value.startswith("--from="):
+            continue
+        *sources, _ = shlex.split(value)
+        for source in sources:
+            present = source in context or any(path.startswith(f"{source}/") for path in context)
+            assert present, f"{dockerfile}: COPY {source} is missing from the build context"
+
+
+@pytest.mark.parametrize("dockerfile", [*DOCKERFILES, REPO / "Dockerfile"], ids=str)
+def test_build_context_leaves_out_models_data_venv_and_generated_stubs(
+    dockerfile: Path,
+) -> None:
+    # REPO / "Dockerfile" does not exist: it stands for any build that uses the root
+    # .dockerignore (the legacy builder ignores Dockerfile-specific ignore files).
+    context = build_context(dockerfile)
+    leaked = {
+        path
+        for path in context
+        if path.split("/")[0] in {str(defaults.MODELS_DIR), str(defaults.DATA_DIR), ".venv"}
+        or re.search(r"_pb2(_grpc)?\.pyi?$", path)
+        or "__pycache__" in path
+    }
+    assert not leaked, sorted(leaked)[:10]
+
+
+def test_gateway_context_has_neither_trainer_nor_model_server() -> None:
+    top_level = {path.split("/")[0] for path in build_context(GATEWAY_DOCKERFILE)}
+    assert not top_level & {"trainer", "tfserving"}, top_level
+
+
+def test_gateway_image_installs_no_tensorflow() -> None:
+    (install,) = [run for run in instructions(GATEWAY_DOCKERFILE, "RUN") if "pip install" in run]
+    assert "[" not in install, "the gateway image installs the base dependencies only"
+    base = [req for req in importlib.metadata.requires("covertype") or [] if "extra ==" not in req]
+    names = {re.split(r"[\[=<>; ]", req, maxsplit=1)[0].lower() for req in base}
+    assert not names & HEAVY_PACKAGES, names
+
+
+def test_gateway_image_is_multi_stage_and_runtime_gets_only_the_venv() -> None:
+    assert len(instructions(GATEWAY_DOCKERFILE, "FROM")) >= 2
+    copies = [i["value"] for i in final_stage(GATEWAY_DOCKERFILE) if i["instruction"] == "COPY"]
+    assert copies == ["--from=build /opt/venv /opt/venv"]
+
+
+def test_gateway_image_listens_where_its_healthcheck_looks() -> None:
+    (healthcheck,) = instructions(GATEWAY_DOCKERFILE, "HEALTHCHECK")
+    assert "/readyz" in healthcheck
+    assert instructions(GATEWAY_DOCKERFILE, "EXPOSE") == [str(defaults.GATEWAY_PORT)]
+    assert parse(GATEWAY_DOCKERFILE).envs["COVERTYPE_GATEWAY_PORT"] == str(defaults.GATEWAY_PORT)
+
+
+def test_trainer_image_installs_the_trainer_and_mounts_data_and_models() -> None:
+    (install,) = [run for run in instructions(TRAINER_DOCKERFILE, "RUN") if "pip install" in run]
+    assert '".[trainer]"' in install
+    (workdir,) = [
+        i["value"] for i in final_stage(TRAINER_DOCKERFILE) if i["instruction"] == "WORKDIR"
+    ]
+    (volumes,) = instructions(TRAINER_DOCKERFILE, "VOLUME")
+    assert set(json.loads(volumes)) == {
+        f"{workdir}/{defaults.DATA_DIR}",
+        f"{workdir}/{defaults.MODELS_DIR}",
+    }

@@ -1,0 +1,211 @@
+"""deploy/k8s: every overlay builds, every object is schema-valid, and the wiring holds."""
+
+from pathlib import PurePosixPath
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from covertype import defaults
+from gateway.settings import ENV_VARS, load_settings
+
+from .manifests import (
+    COMPOSE_FILE,
+    K8S_BASE,
+    K8S_OVERLAYS,
+    REPO,
+    TFSERVING_IMAGE,
+    containers,
+    find,
+    flag_values,
+    image_tag,
+    kustomize,
+    load_yaml,
+    parse_model_server_config,
+    serve_args,
+)
+
+# The oldest Kubernetes the manifests promise to work on, and the newest schema we have.
+KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
+BUILDS = [K8S_BASE, *K8S_OVERLAYS]
+
+
+@pytest.fixture(scope="module", params=BUILDS, ids=lambda path: path.name)
+def objects(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
+    return kustomize(request.param)
+
+
+@pytest.fixture(scope="module")
+def overlays() -> dict[str, list[dict[str, Any]]]:
+    return {path.name: kustomize(path) for path in K8S_OVERLAYS}
+
+
+def config_files(objects: list[dict[str, Any]]) -> dict[str, str]:
+    return find(objects, "ConfigMap", "tfserving-config")["data"]
+
+
+def tfserving_container(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    (container,) = containers(find(objects, "Deployment", "tfserving"))
+    return container
+
+
+def mount_for(container: dict[str, Any], path: str) -> dict[str, Any]:
+    for mount in container.get("volumeMounts", []):
+        if PurePosixPath(path).is_relative_to(mount["mountPath"]):
+            return mount
+    raise AssertionError(f"{path} is not mounted in {container['name']}")
+
+
+def test_there_is_an_example_overlay() -> None:
+    assert "example" in {path.name for path in K8S_OVERLAYS}
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_every_object_is_valid_for_kubernetes(objects: list[dict[str, Any]], version: str) -> None:
+    for obj in objects:
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(f"{obj['kind']}/{obj['metadata']['name']} on {version}: {error.message}")
+
+
+def test_config_map_holds_the_model_servers_own_config_files() -> None:
+    for name in ("models.config", "batching.config", "monitoring.config"):
+        copy = (K8S_BASE / "config" / name).read_text(encoding="utf-8")
+        original = (REPO / "tfserving" / name).read_text(encoding="utf-8")
+        assert copy == original, f"deploy/k8s/base/config/{name} differs from tfserving/{name}"
+
+
+def test_tfserving_runs_the_same_command_as_in_compose(objects: list[dict[str, Any]]) -> None:
+    container = tfserving_container(objects)
+    compose = load_yaml(COMPOSE_FILE)["services"]["tfserving"]
+    assert container["image"] == compose["image"]
+    assert container["command"] == compose["entrypoint"]
+    assert container["args"] == compose["command"]
+    args = serve_args(container["args"])
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert ports == {"grpc": args.port, "http": args.rest_api_port}
+    assert (args.port, args.rest_api_port) == (defaults.GRPC_PORT, defaults.REST_PORT)
+
+
+def test_tfserving_reads_its_config_and_models_where_they_are_mounted(
+    objects: list[dict[str, Any]],
+) -> None:
+    container = tfserving_container(objects)
+    flags = flag_values(container["args"])
+    config_mount = mount_for(container, flags["model_config_file"])
+    files = config_files(objects)
+    for flag in ("model_config_file", "batching_parameters_file", "monitoring_config_file"):
+        path = PurePosixPath(flags[flag])
+        assert mount_for(container, str(path)) == config_mount
+        assert path.name in files, f"--{flag}: {path.name} is not in the ConfigMap"
+    config = parse_model_server_config(files[PurePosixPath(flags["model_config_file"]).name])
+    (model,) = config.model_config_list.config
+    assert model.name == defaults.MODEL_NAME
+    if model.base_path.startswith("gs://"):
+        assert "models" not in {m["name"] for m in container["volumeMounts"]}
+        return
+    models_mount = mount_for(container, model.base_path)
+    assert models_mount["readOnly"] is True
+    pod = find(objects, "Deployment", "tfserving")["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == models_mount["name"]]
+    claim = find(objects, "PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"])
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
+def test_tfserving_readiness_asks_for_the_model_status(objects: list[dict[str, Any]]) -> None:
+    container = tfserving_container(objects)
+    for probe in ("startupProbe", "readinessProbe"):
+        script = " ".join(container[probe]["exec"]["command"])
+        assert f"/dev/tcp/127.0.0.1/{defaults.REST_PORT}" in script, probe
+        assert f"GET /v1/models/{defaults.MODEL_NAME} " in script, probe
+        assert '"AVAILABLE"' in script, probe
+    assert container["livenessProbe"]["tcpSocket"]["port"] == "grpc"
+
+
+def test_gateway_talks_to_the_tfserving_service(objects: list[dict[str, Any]]) -> None:
+    (container,) = containers(find(objects, "Deployment", "gateway"))
+    env = {item["name"]: item["value"] for item in container["env"]}
+    assert set(env) <= set(ENV_VARS.values())
+    settings = load_settings({}, environ=env)
+    host, port = settings.tfserving.rsplit(":", 1)
+    service = find(objects, "Service", host)
+    assert int(port) in {p["port"] for p in service["spec"]["ports"] if p["name"] == "grpc"}
+    assert settings.port == defaults.GATEWAY_PORT
+    assert settings.model_config_file is not None
+    assert mount_for(container, str(settings.model_config_file))["readOnly"] is True
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+
+
+def test_services_select_pods_and_name_their_ports(objects: list[dict[str, Any]]) -> None:
+    for service in (obj for obj in objects if obj["kind"] == "Service"):
+        deployment = find(objects, "Deployment", service["metadata"]["name"])
+        template = deployment["spec"]["template"]
+        labels = template["metadata"]["labels"]
+        assert service["spec"]["selector"].items() <= labels.items()
+        port_names = {p["name"] for c in template["spec"]["containers"] for p in c["ports"]}
+        for port in service["spec"]["ports"]:
+            assert port["targetPort"] in port_names
+
+
+def test_gateway_is_autoscaled_and_protected_from_disruption(
+    objects: list[dict[str, Any]],
+) -> None:
+    deployment = find(objects, "Deployment", "gateway")
+    assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
+    hpa = find(objects, "HorizontalPodAutoscaler", "gateway")
+    target = hpa["spec"]["scaleTargetRef"]
+    assert (target["kind"], target["name"]) == ("Deployment", deployment["metadata"]["name"])
+    assert 2 <= hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"]
+    for name in ("gateway", "tfserving"):
+        pdb = find(objects, "PodDisruptionBudget", name)
+        selected = find(objects, "Deployment", name)["spec"]["template"]["metadata"]["labels"]
+        assert pdb["spec"]["selector"]["matchLabels"].items() <= selected.items()
+    assert find(objects, "PodDisruptionBudget", "gateway")["spec"]["minAvailable"] >= 1
+
+
+def test_pods_run_as_non_root_with_limits_and_probes(objects: list[dict[str, Any]]) -> None:
+    for deployment in (obj for obj in objects if obj["kind"] == "Deployment"):
+        name = deployment["metadata"]["name"]
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["runAsUser"] > 0, name
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
+        for container in containers(deployment):
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, name
+            assert context["readOnlyRootFilesystem"] is True, name
+            assert context["capabilities"]["drop"] == ["ALL"], name
+            assert {"cpu", "memory"} <= container["resources"]["requests"].keys(), name
+            assert {"cpu", "memory"} <= container["resources"]["limits"].keys(), name
+            assert {"readinessProbe", "livenessProbe"} <= container.keys(), name
+            _, tag = image_tag(container["image"])
+            assert tag != "latest", name
+
+
+def test_example_overlay_runs_under_the_restricted_pod_security_standard(
+    overlays: dict[str, list[dict[str, Any]]],
+) -> None:
+    objects = overlays["example"]
+    namespace = find(objects, "Namespace", "covertype")
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    for obj in objects:
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"]["namespace"] == "covertype", obj["metadata"]["name"]
+    (gateway,) = containers(find(objects, "Deployment", "gateway"))
+    assert "/" in image_tag(gateway["image"])[0], "the example pulls the gateway from a registry"
+    assert image_tag(tfserving_container(objects)["image"])[0] == TFSERVING_IMAGE
+
+
+def test_gcs_overlay_reads_models_from_object_storage(
+    overlays: dict[str, list[dict[str, Any]]],
+) -> None:
+    objects = overlays["gcs"]
+    assert not [obj for obj in objects if obj["kind"] == "PersistentVolumeClaim"]
+    config = parse_model_server_config(config_files(objects)["models.config"])
+    (model,) = config.model_config_list.config
+    assert model.base_path.startswith("gs://")
+    pod = find(objects, "Deployment", "tfserving")["spec"]["template"]["spec"]
+    account = find(objects, "ServiceAccount", pod["serviceAccountName"])
+    assert "iam.gke.io/gcp-service-account" in account["metadata"]["annotations"]
