@@ -1,0 +1,43 @@
+"""The predict body's envelope: instances list or bare observation, malformed JSON, limits."""
+
+import pytest
+
+from gateway.observations import InvalidInstances
+from gateway.payload import MalformedJson, TooManyInstances, parse_body
+
+
+def test_instances_list_and_bare_observation() -> None:
+    assert parse_body(b'{"instances": [{"a": 1}, {"b": 2}]}', 10) == [{"a": 1}, {"b": 2}]
+    assert parse_body(b'{"Elevation": 1}', 10) == [{"Elevation": 1}]
+
+
+@pytest.mark.parametrize(
+    "body", [b"", b"  ", b'{"instances": [', b"{'a': 1}", b"\xff\xfe{}", b"nul"]
+)
+def test_malformed_json_is_its_own_error(body: bytes) -> None:
+    with pytest.raises(MalformedJson):
+        parse_body(body, 10)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"[1, 2]", "body"),
+        (b"3", "body"),
+        (b'{"instances": []}', "instances"),
+        (b'{"instances": {"Elevation": 1}}', "instances"),
+        (b'{"instances": [{}], "signature_name": "x"}', "signature_name"),
+    ],
+)
+def test_wrong_envelope_names_the_field(body: bytes, field: str) -> None:
+    with pytest.raises(InvalidInstances) as raised:
+        parse_body(body, 10)
+    assert [p.field for p in raised.value.problems] == [field]
+    assert raised.value.problems[0].instance is None
+
+
+def test_more_instances_than_the_maximum() -> None:
+    parse_body(b'{"instances": [{}, {}, {}]}', 3)
+    with pytest.raises(TooManyInstances) as raised:
+        parse_body(b'{"instances": [{}, {}, {}, {}]}', 3)
+    assert "4 instances" in str(raised.value) and "maximum is 3" in str(raised.value)
