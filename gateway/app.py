@@ -17,6 +17,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.middleware import RequestContextMiddleware
 from gateway.model_client import ModelServerClient
 from gateway.observations import Problem
+from gateway.prediction_log import PredictionLog, PredictionLogSettings
 from gateway.routes import router
 from gateway.schemas import PredictInstances
 from gateway.settings import GatewaySettings
@@ -39,10 +40,20 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             settings.tfserving, settings.timeout_seconds, metrics.observe_backend_call
         )
         app.state.client = client
+        prediction_log = PredictionLog(
+            PredictionLogSettings(
+                settings.prediction_log,
+                settings.prediction_log_max_bytes,
+                settings.prediction_log_backups,
+            )
+        )
+        prediction_log.start()
+        app.state.prediction_log = prediction_log
         try:
             yield
         finally:
             await client.close()
+            prediction_log.close()
 
     app = FastAPI(title=TITLE, description=DESCRIPTION, version=__version__, lifespan=lifespan)
     app.state.settings = settings

@@ -65,6 +65,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "API does not list (COVERTYPE_GATEWAY_MODEL_CONFIG_FILE; default: labels unknown)"
         ),
     )
+    parser.add_argument(
+        "--prediction-log",
+        type=Path,
+        help="append every prediction to this JSON lines file (COVERTYPE_PREDICTION_LOG; "
+        "default: off)",
+    )
+    parser.add_argument(
+        "--prediction-log-max-bytes",
+        type=int,
+        help="rotate the prediction log at this size (COVERTYPE_PREDICTION_LOG_MAX_BYTES; "
+        "default 104857600; 0: never)",
+    )
+    parser.add_argument(
+        "--prediction-log-backups",
+        type=int,
+        help="rotated prediction logs kept (COVERTYPE_PREDICTION_LOG_BACKUPS; default 5)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -82,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
         "max_instances": args.max_instances,
         "max_body_bytes": args.max_body_bytes,
         "model_config_file": args.model_config_file,
+        "prediction_log": args.prediction_log,
+        "prediction_log_max_bytes": args.prediction_log_max_bytes,
+        "prediction_log_backups": args.prediction_log_backups,
     }
     try:
         settings = load_settings(overrides)

@@ -13,10 +13,9 @@ Each line holds: `time` (UTC, ISO 8601), `request_id`, `model_name`,
 
 import json
 import logging
-import os
 import queue
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from logging.handlers import QueueListener, RotatingFileHandler
@@ -24,10 +23,6 @@ from pathlib import Path
 from typing import Any, Self
 
 from covertype.schema import FEATURE_COLUMNS
-
-ENV_PATH = "COVERTYPE_PREDICTION_LOG"
-ENV_MAX_BYTES = "COVERTYPE_PREDICTION_LOG_MAX_BYTES"
-ENV_BACKUPS = "COVERTYPE_PREDICTION_LOG_BACKUPS"
 
 _LOGGER_NAME = "covertype.predictions"
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
@@ -51,16 +46,6 @@ class PredictionLogSettings:
             raise ValueError(f"prediction log max_bytes must be >= 0, got {self.max_bytes}")
         if self.backups < 0:
             raise ValueError(f"prediction log backups must be >= 0, got {self.backups}")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "PredictionLogSettings":
-        """Read the `COVERTYPE_PREDICTION_LOG*` variables (path unset or empty: off)."""
-        path = environ.get(ENV_PATH, "").strip()
-        return cls(
-            path=Path(path) if path else None,
-            max_bytes=_int_from_env(environ, ENV_MAX_BYTES, DEFAULT_MAX_BYTES),
-            backups=_int_from_env(environ, ENV_BACKUPS, DEFAULT_BACKUPS),
-        )
 
 
 @dataclass(frozen=True)
@@ -196,13 +181,3 @@ def _number(value: float) -> float | int:
     """Keep integral feature values integral in the log (they are counts and codes)."""
     number = float(value)
     return int(number) if number.is_integer() else number
-
-
-def _int_from_env(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None

@@ -1,6 +1,7 @@
 """The REST API's routes: predict, models, health, readiness, metrics."""
 
 import json
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -110,6 +111,7 @@ async def predict(
     (`Wilderness_Area1..4`, `Soil_Type1..40`, exactly one set to 1 in each group; absent
     columns count as 0) or as `wilderness_area` (1..4) and `soil_type` (1..40).
     """
+    started = time.perf_counter()
     settings = _settings(request)
     choice = _version_choice(version, label)
     body = await _read_body(request, settings.max_body_bytes)
@@ -133,6 +135,15 @@ async def predict(
     except BadModelResponse as error:
         raise errors.ApiError(502, "bad_model_response", str(error)) from error
     request.state.model_version = outcome.model_version
+    request.app.state.prediction_log.log(
+        request_id=request.state.request_id,
+        model_name=outcome.model_name,
+        model_version=outcome.model_version,
+        features=rows,
+        cover_types=[p.cover_type for p in outcome.predictions],
+        probabilities=[p.probabilities for p in outcome.predictions],
+        latency_ms=(time.perf_counter() - started) * 1000,
+    )
     return _json(
         {
             "model_name": outcome.model_name,

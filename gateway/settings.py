@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from covertype import defaults
+from gateway.prediction_log import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES
 
 
 class SettingsError(ValueError):
@@ -29,6 +30,9 @@ class GatewaySettings:
     max_instances: int = 1000
     max_body_bytes: int = 4 * 1024 * 1024
     model_config_file: Path | None = None
+    prediction_log: Path | None = None
+    prediction_log_max_bytes: int = DEFAULT_MAX_BYTES
+    prediction_log_backups: int = DEFAULT_BACKUPS
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -43,6 +47,10 @@ class GatewaySettings:
             raise SettingsError(f"max_instances must be >= 1, got {self.max_instances}")
         if self.max_body_bytes < 1:
             raise SettingsError(f"max_body_bytes must be >= 1, got {self.max_body_bytes}")
+        if self.prediction_log_max_bytes < 0:
+            raise SettingsError("prediction_log_max_bytes must be >= 0 (0: never rotate)")
+        if self.prediction_log_backups < 0:
+            raise SettingsError("prediction_log_backups must be >= 0")
 
 
 ENV_VARS: dict[str, str] = {
@@ -54,6 +62,9 @@ ENV_VARS: dict[str, str] = {
     "max_instances": "COVERTYPE_GATEWAY_MAX_INSTANCES",
     "max_body_bytes": "COVERTYPE_GATEWAY_MAX_BODY_BYTES",
     "model_config_file": "COVERTYPE_GATEWAY_MODEL_CONFIG_FILE",
+    "prediction_log": "COVERTYPE_PREDICTION_LOG",
+    "prediction_log_max_bytes": "COVERTYPE_PREDICTION_LOG_MAX_BYTES",
+    "prediction_log_backups": "COVERTYPE_PREDICTION_LOG_BACKUPS",
 }
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
@@ -65,6 +76,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "max_instances": int,
     "max_body_bytes": int,
     "model_config_file": Path,
+    "prediction_log": Path,
+    "prediction_log_max_bytes": int,
+    "prediction_log_backups": int,
 }
 
 

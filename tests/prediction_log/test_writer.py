@@ -119,25 +119,8 @@ def test_logging_to_a_closed_log_is_an_error(tmp_path: Path) -> None:
     assert len(_lines([tmp_path / "p.jsonl"])) == 1
 
 
-def test_settings_from_environment(tmp_path: Path) -> None:
-    settings = PredictionLogSettings.from_env(
-        {
-            "COVERTYPE_PREDICTION_LOG": str(tmp_path / "p.jsonl"),
-            "COVERTYPE_PREDICTION_LOG_MAX_BYTES": "1000",
-            "COVERTYPE_PREDICTION_LOG_BACKUPS": "3",
-        }
-    )
-    assert settings == PredictionLogSettings(path=tmp_path / "p.jsonl", max_bytes=1000, backups=3)
-    assert PredictionLogSettings.from_env({"COVERTYPE_PREDICTION_LOG": ""}).path is None
-
-
-@pytest.mark.parametrize(
-    ("environ", "message"),
-    [
-        ({"COVERTYPE_PREDICTION_LOG_MAX_BYTES": "big"}, "COVERTYPE_PREDICTION_LOG_MAX_BYTES"),
-        ({"COVERTYPE_PREDICTION_LOG_BACKUPS": "-1"}, "backups must be >= 0"),
-    ],
-)
-def test_bad_settings_name_the_variable_and_rule(environ: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        PredictionLogSettings.from_env(environ)
+def test_bad_settings_name_the_rule(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="max_bytes must be >= 0"):
+        PredictionLogSettings(path=tmp_path / "p.jsonl", max_bytes=-1)
+    with pytest.raises(ValueError, match="backups must be >= 0"):
+        PredictionLogSettings(path=tmp_path / "p.jsonl", backups=-1)
