@@ -12,6 +12,7 @@ from gateway.settings import ENV_VARS, load_settings
 from .manifests import (
     COMPOSE_FILE,
     K8S_BASE,
+    K8S_DIR,
     K8S_OVERLAYS,
     REPO,
     TFSERVING_IMAGE,
@@ -209,3 +210,28 @@ def test_gcs_overlay_reads_models_from_object_storage(
     pod = find(objects, "Deployment", "tfserving")["spec"]["template"]["spec"]
     account = find(objects, "ServiceAccount", pod["serviceAccountName"])
     assert "iam.gke.io/gcp-service-account" in account["metadata"]["annotations"]
+
+
+def test_gcs_models_config_differs_from_the_model_servers_only_in_base_path(
+    overlays: dict[str, list[dict[str, Any]]],
+) -> None:
+    gcs = parse_model_server_config(config_files(overlays["gcs"])["models.config"])
+    original = parse_model_server_config(
+        (REPO / "tfserving" / "models.config").read_text(encoding="utf-8")
+    )
+    original.model_config_list.config[0].base_path = gcs.model_config_list.config[0].base_path
+    assert gcs == original
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_models_loader_pod_is_valid_and_mounts_the_models_claim(version: str) -> None:
+    pod = load_yaml(K8S_DIR / "tools" / "models-loader.yaml")
+    kubernetes_validate.validate(pod, version, strict=True)
+    (volume,) = pod["spec"]["volumes"]
+    base = kustomize(K8S_BASE)
+    claim = find(base, "PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"])
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["spec"]["containers"]
+    assert image_tag(container["image"])[1] != "latest"
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
