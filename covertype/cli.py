@@ -16,6 +16,7 @@ from covertype import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "trainer.cli",
     "gateway.report_cli",
+    "trainer.release_cli",
     "gateway.cli",
 )
 

@@ -1,0 +1,396 @@
+"""`covertype release`: candidate -> gate -> publish -> verify -> (roll back on failure).
+
+Each step prints what it did and how long it took; the run ends with a one-screen
+report. The record gets an event before every change to what is served.
+"""
+
+import json
+import shutil
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, TextIO
+
+from covertype.defaults import ASSETS_EXTRA, METRICS_FILE, MODEL_NAME
+from trainer.release import archive, gate, server_config, transition, verify
+from trainer.release.record import Event, ReleaseEvent, ReleaseRecord, new_run_id, record_path
+from trainer.release.rollback import RollbackError, rollback
+from trainer.release.serving import ModelServer, ServerError, States, describe
+from trainer.release.steps import Steps
+
+CANDIDATES_DIR = ".candidates"
+
+
+class ExitCode(IntEnum):
+    """How a release ended."""
+
+    RELEASED = 0
+    FAILED = 1
+    INVALID_DATA = 2
+    HALTED = 3
+    ROLLED_BACK = 4
+
+
+@dataclass(frozen=True)
+class ReleaseSettings:
+    """Where the stack is and how strict the gate is."""
+
+    models_dir: Path
+    tfserving: str
+    gateway: str
+    model_name: str = MODEL_NAME
+    config_file: Path | None = None  # None: <models-dir>/models.config
+    thresholds: gate.GateThresholds = field(default_factory=gate.GateThresholds)
+    force: bool = False
+    reason: str = ""
+    latency_requests: int = 200
+    verify_timeout: float = 60.0
+
+    @property
+    def config_path(self) -> Path:
+        """The `models.config` the labels and version policy are kept in."""
+        return self.config_file or self.models_dir / "models.config"
+
+
+@dataclass(frozen=True)
+class CandidateSource:
+    """Train a new candidate (`train`), or release one already built (`path`).
+
+    `data` gives the gate its evaluation rows when the candidate is given by path.
+    """
+
+    train: Any = None  # trainer.api.TrainOptions
+    path: Path | None = None
+    data: Path | None = None
+
+
+@dataclass
+class ReleaseOutcome:
+    """The result of one run, for the report and for tests."""
+
+    run: str
+    exit_code: ExitCode = ExitCode.FAILED
+    candidate: str | None = None
+    candidate_metrics: dict[str, Any] = field(default_factory=dict)
+    live_before: int | None = None
+    version: int | None = None
+    live_after: int | None = None
+    decision: gate.GateDecision | None = None
+    error: str = ""
+    states: States = field(default_factory=dict)
+
+
+class ReleaseFailed(Exception):
+    """A step failed; `exit_code` says how the run ends."""
+
+    def __init__(self, message: str, exit_code: ExitCode = ExitCode.FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def release(
+    settings: ReleaseSettings, source: CandidateSource, out: TextIO = sys.stdout
+) -> ReleaseOutcome:
+    """Run the whole pipeline; never raises for an expected failure (see the exit code)."""
+    run = _Run(settings, source, out)
+    try:
+        run.execute()
+    except ReleaseFailed as failure:
+        run.outcome.exit_code, run.outcome.error = failure.exit_code, str(failure)
+    except (ServerError, OSError, server_config.ConfigError, RollbackError) as error:
+        run.outcome.exit_code, run.outcome.error = ExitCode.FAILED, str(error)
+        run.record_failure(str(error))
+    print(render_report(run.outcome, run.steps, settings), file=out, flush=True)
+    return run.outcome
+
+
+class _Run:
+    """The state of one release run; each method is one step."""
+
+    def __init__(self, settings: ReleaseSettings, source: CandidateSource, out: TextIO) -> None:
+        self.settings = settings
+        self.source = source
+        self.steps = Steps(out)
+        self.record = ReleaseRecord(record_path(settings.models_dir, settings.model_name))
+        self.outcome = ReleaseOutcome(run=new_run_id())
+        self.server = ModelServer(settings.tfserving, settings.model_name)
+        self.candidate_dir: Path | None = None
+        self.evaluation: Any = None
+
+    def execute(self) -> None:
+        try:
+            self.preflight()
+            self.build_candidate()
+            if not self.gate().allows_release:
+                self.outcome.exit_code = ExitCode.HALTED
+                return
+            baseline = self.server.states()
+            self.publish()
+            try:
+                self.verify(baseline)
+            except (ServerError, verify.VerifyError) as error:
+                self.roll_back(str(error))
+                raise ReleaseFailed(
+                    f"version {self.outcome.version} failed verification and was rolled back: "
+                    f"{error}",
+                    ExitCode.ROLLED_BACK,
+                ) from error
+            self.outcome.exit_code = ExitCode.RELEASED
+        finally:
+            self.server.close()
+
+    def _event(self, event: str, reason: str = "", **fields: Any) -> None:
+        self.record.append(
+            ReleaseEvent(
+                event,
+                reason=reason,
+                run=self.outcome.run,
+                candidate=self.outcome.candidate,
+                **fields,
+            )
+        )
+
+    def record_failure(self, error: str) -> None:
+        self._event(Event.FAILED, reason=error, version=self.outcome.version)
+
+    def preflight(self) -> None:
+        settings = self.settings
+        with self.steps.step("preflight", "model server, gateway and models dir") as step:
+            states = self.server.states()
+            self.outcome.live_before = max(
+                (v for v, s in states.items() if s.state == "AVAILABLE"), default=None
+            )
+            _gateway_healthy(settings.gateway)
+            if self.outcome.live_before is not None:
+                live_dir = archive.base_path(settings.models_dir, settings.model_name) / str(
+                    self.outcome.live_before
+                )
+                if not live_dir.is_dir():
+                    raise ReleaseFailed(
+                        f"the server's live version {self.outcome.live_before} is not in "
+                        f"{live_dir.parent}: is --models-dir the server's base path?"
+                    )
+            step.say(
+                f"live version {self.outcome.live_before or 'none'} on {settings.tfserving} "
+                f"({describe(states)}); gateway {settings.gateway} healthy"
+            )
+
+    def build_candidate(self) -> None:
+        from trainer.release import candidates
+
+        with self.steps.step("candidate", self._candidate_what()) as step:
+            if self.source.path is not None:
+                built = candidates.given(self.source.path, self.source.data, self.settings.force)
+            else:
+                workdir = self.settings.models_dir / CANDIDATES_DIR / self.outcome.run
+                try:
+                    built = candidates.train(self.source.train, workdir)
+                except candidates.InvalidData as error:
+                    raise ReleaseFailed(str(error), ExitCode.INVALID_DATA) from error
+            self.candidate_dir, self.evaluation = built.path, built.evaluation
+            self.outcome.candidate = self.outcome.run
+            self.outcome.candidate_metrics = built.metrics
+            self._event(
+                Event.TRAINED,
+                reason=self.settings.reason or built.origin,
+                details={"path": str(built.path), **built.summary},
+            )
+            step.say(f"candidate {self.outcome.candidate} in {built.path}")
+            step.detail(candidates.describe(built.summary))
+
+    def _candidate_what(self) -> str:
+        if self.source.path is not None:
+            return f"use the SavedModel in {self.source.path}"
+        return "validate data, train, evaluate and export a candidate"
+
+    def gate(self) -> gate.GateDecision:
+        settings = self.settings
+        with self.steps.step("gate", "compare candidate with the live version") as step:
+            measured: dict[str, Any] = {}
+            if settings.force:
+                decision = gate.decide(None, None, settings.thresholds, force=True)
+            else:
+                from trainer.release.measure import measure_side_by_side
+
+                live_dir = (
+                    None
+                    if self.outcome.live_before is None
+                    else archive.base_path(settings.models_dir, settings.model_name)
+                    / str(self.outcome.live_before)
+                )
+                features, labels = self.evaluation
+                candidate, live = measure_side_by_side(
+                    self.candidate_dir,
+                    live_dir,
+                    features,
+                    labels,
+                    latency_requests=settings.latency_requests,
+                )
+                measured = {"candidate": candidate.to_dict()}
+                if live is not None:
+                    measured["live"] = live.to_dict()
+                decision = gate.decide(candidate, live, settings.thresholds)
+            self.outcome.decision = decision
+            self._event(
+                Event.GATE,
+                reason=decision.summary(),
+                details={
+                    **decision.to_dict(),
+                    **measured,
+                    "live_version": self.outcome.live_before,
+                    "thresholds": settings.thresholds.__dict__,
+                },
+            )
+            step.say(decision.verdict.upper())
+            for check in decision.checks:
+                step.detail(f"{'ok ' if check.passed else 'NO '} {check.detail}")
+        return decision
+
+    def publish(self) -> None:
+        from trainer.api import publish_version
+
+        settings = self.settings
+        with self.steps.step("publish", "copy the candidate into the base path atomically") as step:
+            self._event(Event.PUBLISHING, reason=self.settings.reason)
+            version = publish_version(self.candidate_dir, settings.models_dir, settings.model_name)
+            self.outcome.version = version
+            self._event(Event.PUBLISHED, reason=self.settings.reason, version=version)
+            if self.source.path is None:
+                # The trained candidate's workdir is now a duplicate of the published version.
+                shutil.rmtree(settings.models_dir / CANDIDATES_DIR / self.outcome.run)
+            step.say(
+                f"version {version} in {archive.base_path(settings.models_dir, settings.model_name)}"
+            )
+
+    def verify(self, baseline: States) -> None:
+        settings = self.settings
+        version = self.outcome.version
+        assert version is not None
+        with self.steps.step("verify", f"version {version} AVAILABLE and answering") as step:
+            config = server_config.load_config(
+                settings.config_path, settings.models_dir, settings.model_name
+            )
+            labels = server_config.labels_of(config, settings.model_name)
+            model = server_config.model_config(config, settings.model_name)
+            if labels or model.model_version_policy.HasField("specific"):
+                # A specific policy never loads a new version by itself.
+                transition.preload(
+                    self.server,
+                    settings.config_path,
+                    config,
+                    {version},
+                    settings.verify_timeout,
+                    baseline=baseline,
+                )
+                final, _ = transition.final_config(config, settings.model_name, labels, version)
+                transition.apply_config(self.server, settings.config_path, final)
+            states = self.server.wait_available(
+                {version}, settings.verify_timeout, baseline=baseline
+            )
+            version_dir = archive.base_path(settings.models_dir, settings.model_name) / str(version)
+            instances = verify.warmup_instances(version_dir)
+            result = verify.check_gateway(
+                settings.gateway, version, instances, settings.verify_timeout
+            )
+            self.outcome.states, self.outcome.live_after = states, version
+            self._event(
+                Event.VERIFIED,
+                reason=self.settings.reason or "released",
+                version=version,
+                details={"instances": result.instances, "states": describe(states)},
+            )
+            step.say(
+                f"server reports {describe(states)}; gateway answered {result.instances} warmup "
+                f"instances with version {result.versioned_answer} (unversioned: "
+                f"{result.unversioned_answer})"
+            )
+
+    def roll_back(self, error: str) -> None:
+        settings = self.settings
+        version = self.outcome.version
+        assert version is not None
+        self._event(Event.VERIFY_FAILED, reason=error, version=version)
+        on_disk = archive.versions_on_disk(settings.models_dir, settings.model_name)
+        others = [v for v in on_disk if v != version]
+        fallback = (
+            self.outcome.live_before
+            if self.outcome.live_before in others
+            else max(others, default=None)
+        )
+        with self.steps.step("rollback", f"take version {version} out of service") as step:
+            result = rollback(
+                models_dir=settings.models_dir,
+                model_name=settings.model_name,
+                config_path=settings.config_path,
+                server=self.server,
+                record=self.record,
+                run=self.outcome.run,
+                removed=[version],
+                fallback=fallback,
+                reason=f"verification failed: {error}",
+                timeout=settings.verify_timeout,
+            )
+            self.outcome.states, self.outcome.live_after = result.states, fallback
+            step.say(
+                f"version {version} archived to {result.archived[version]}; "
+                f"live: {fallback if fallback is not None else 'nothing (no other version)'}"
+            )
+
+
+def _gateway_healthy(url: str) -> None:
+    target = url.rstrip("/") + "/healthz"
+    try:
+        with urllib.request.urlopen(target, timeout=5) as response:
+            response.read()
+    except (urllib.error.URLError, TimeoutError) as error:
+        raise ReleaseFailed(f"gateway {url} is not reachable ({target}: {error})") from error
+
+
+def render_report(outcome: ReleaseOutcome, steps: Steps, settings: ReleaseSettings) -> str:
+    """The one-screen summary printed at the end of every run."""
+    verdicts = {
+        ExitCode.RELEASED: f"RELEASED version {outcome.version}",
+        ExitCode.HALTED: "HALTED by the gate (nothing published)",
+        ExitCode.ROLLED_BACK: f"ROLLED BACK version {outcome.version}",
+        ExitCode.INVALID_DATA: "FAILED: invalid data (nothing published)",
+        ExitCode.FAILED: "FAILED",
+    }
+    metrics = outcome.candidate_metrics
+    lines = [
+        "",
+        f"== release {outcome.run}: {verdicts[outcome.exit_code]} ==",
+        f"candidate : {outcome.candidate or '-'}"
+        + (
+            f"  accuracy {metrics['accuracy']:.4f}  macro F1 {metrics['macro_f1']:.4f}"
+            if "accuracy" in metrics and "macro_f1" in metrics
+            else ""
+        ),
+        f"gate      : {outcome.decision.summary() if outcome.decision else '-'}",
+        f"live      : before {_v(outcome.live_before)}, after {_v(outcome.live_after)}"
+        + (f"  [{describe(outcome.states)}]" if outcome.states else ""),
+        f"steps     : {steps.timeline()}",
+    ]
+    if outcome.error:
+        lines.append(f"error     : {outcome.error}")
+    lines += [
+        f"record    : {record_path(settings.models_dir, settings.model_name)}",
+        f"history   : covertype versions --models-dir {settings.models_dir} "
+        f"--tfserving {settings.tfserving}",
+        f"exit code : {int(outcome.exit_code)} ({outcome.exit_code.name.lower().replace('_', ' ')})",
+    ]
+    return "\n".join(lines)
+
+
+def _v(version: int | None) -> str:
+    return "none" if version is None else f"version {version}"
+
+
+def read_model_card(folder: Path) -> dict[str, Any]:
+    """The `metrics.json` model card of a SavedModel folder ({} when absent)."""
+    try:
+        return json.loads((folder / ASSETS_EXTRA / METRICS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

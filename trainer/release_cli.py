@@ -1,0 +1,286 @@
+"""`covertype release | rollback | label | versions`: shells around `trainer.release`.
+
+Imports nothing heavy at module level; TensorFlow is loaded inside the handlers.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from covertype import defaults
+
+DEFAULT_TFSERVING = f"{defaults.HOST}:{defaults.GRPC_PORT}"
+DEFAULT_GATEWAY = f"http://{defaults.HOST}:{defaults.GATEWAY_PORT}"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `release`, `rollback`, `label` and `versions` subcommands."""
+    _register_release(subparsers)
+    _register_rollback(subparsers)
+    _register_label(subparsers)
+    _register_versions(subparsers)
+
+
+def _stack_arguments(parser: argparse.ArgumentParser, *, gateway: bool = False) -> None:
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        default=defaults.MODELS_DIR,
+        help="folder holding the base path <models-dir>/<model> (default: %(default)s)",
+    )
+    parser.add_argument("--model-name", default=defaults.MODEL_NAME, help="default: %(default)s")
+    parser.add_argument(
+        "--tfserving",
+        metavar="HOST:PORT",
+        default=DEFAULT_TFSERVING,
+        help="model server gRPC target (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--model-config-file",
+        type=Path,
+        help="the model server's models.config, where labels and the version policy are kept "
+        "(default: <models-dir>/models.config; created when needed)",
+    )
+    if gateway:
+        parser.add_argument(
+            "--gateway", default=DEFAULT_GATEWAY, help="gateway base URL (default: %(default)s)"
+        )
+
+
+def _register_release(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "release",
+        help="train a candidate, gate it against the live version, publish, verify, roll back",
+        description=(
+            "Validate data, train a candidate outside the base path, gate it against the live "
+            "version, publish it atomically, verify it through the model server and the gateway, "
+            "and roll it back if verification fails. Exit codes: 0 released, 1 failed, "
+            "2 invalid data, 3 halted by the gate, 4 verification failed and rolled back."
+        ),
+    )
+    _stack_arguments(parser, gateway=True)
+    source = parser.add_argument_group("candidate")
+    source.add_argument(
+        "--data",
+        type=Path,
+        help="training data (default: COVERTYPE_DATA, data/train.csv, then the UCI download)",
+    )
+    source.add_argument("--epochs", type=int, help="training epochs (default: the trainer's)")
+    source.add_argument("--sample", type=int, help="train on a stratified sample of N rows")
+    source.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    source.add_argument("--quiet", action="store_true", help="no training progress")
+    source.add_argument(
+        "--candidate",
+        type=Path,
+        help="release this already-built SavedModel folder instead of training "
+        "(the gate evaluates it on --data)",
+    )
+    limits = parser.add_argument_group("gate")
+    limits.add_argument("--force", action="store_true", help="bypass the gate (recorded)")
+    limits.add_argument(
+        "--min-accuracy",
+        type=float,
+        default=0.80,
+        help="accuracy floor of a first release (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-accuracy-drop",
+        type=float,
+        default=0.01,
+        help="largest accuracy drop vs live (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-f1-drop",
+        type=float,
+        default=0.01,
+        help="largest macro F1 drop vs live (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-latency-ratio",
+        type=float,
+        default=1.5,
+        help="largest candidate/live p50 Predict latency ratio (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--latency-requests",
+        type=int,
+        default=200,
+        help="one-row requests timed per model (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--verify-timeout",
+        type=float,
+        default=60.0,
+        help="seconds for the new version to be AVAILABLE and answer (default: %(default)s)",
+    )
+    parser.add_argument("--reason", default="", help="why this release, for the record")
+    parser.set_defaults(handler=run_release)
+
+
+def _register_rollback(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "rollback",
+        help="move the newest version(s) into the archive; the server falls back",
+        description=(
+            "Take the newest version (or, with --to N, every version newer than N) out of the "
+            "base path into <models-dir>/<model>.archive/, after loading the fallback, and wait "
+            "until the fallback is live."
+        ),
+    )
+    _stack_arguments(parser)
+    parser.add_argument("--to", type=int, metavar="N", help="fall back to version N")
+    parser.add_argument("--reason", default="manual rollback", help="for the record")
+    parser.add_argument("--timeout", type=float, default=60.0, help="default: %(default)s s")
+    parser.set_defaults(handler=run_rollback)
+
+
+def _register_label(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "label",
+        help="point a version label (stable, canary, ...) at a version",
+        description=(
+            "Load version N if it is not loaded, then point LABEL at it in models.config and "
+            "apply that with HandleReloadConfigRequest. Requests with ?label=LABEL reach it."
+        ),
+    )
+    parser.add_argument("label", metavar="LABEL", help="e.g. stable or canary")
+    parser.add_argument("version", type=int, metavar="N", help="version number")
+    _stack_arguments(parser)
+    parser.add_argument("--timeout", type=float, default=60.0, help="default: %(default)s s")
+    parser.set_defaults(handler=run_label)
+
+
+def _register_versions(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "versions",
+        help="every version and candidate: state, labels, accuracy, latency, why",
+        description="The release history: the record joined with the disk and the server.",
+    )
+    _stack_arguments(parser)
+    parser.set_defaults(handler=run_versions)
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    return args.model_config_file or args.models_dir / "models.config"
+
+
+def run_release(args: argparse.Namespace) -> int:
+    """Run the pipeline; the exit code says how it ended."""
+    from trainer.api import TrainOptions
+    from trainer.release.gate import GateThresholds
+    from trainer.release.pipeline import CandidateSource, ReleaseSettings, release
+
+    settings = ReleaseSettings(
+        models_dir=args.models_dir,
+        tfserving=args.tfserving,
+        gateway=args.gateway,
+        model_name=args.model_name,
+        config_file=args.model_config_file,
+        thresholds=GateThresholds(
+            min_accuracy=args.min_accuracy,
+            max_accuracy_drop=args.max_accuracy_drop,
+            max_macro_f1_drop=args.max_f1_drop,
+            max_latency_ratio=args.max_latency_ratio,
+        ),
+        force=args.force,
+        reason=args.reason,
+        latency_requests=args.latency_requests,
+        verify_timeout=args.verify_timeout,
+    )
+    if args.candidate is not None:
+        source = CandidateSource(path=args.candidate, data=args.data)
+    else:
+        options = {"data": args.data, "seed": args.seed, "sample": args.sample, "quiet": args.quiet}
+        if args.epochs is not None:
+            options["epochs"] = args.epochs
+        source = CandidateSource(train=TrainOptions(**options))
+    return int(release(settings, source).exit_code)
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    """Roll back and report the live version; 1 when impossible or failed."""
+    from trainer.release import archive
+    from trainer.release.record import ReleaseRecord, new_run_id, record_path
+    from trainer.release.rollback import RollbackError, plan, rollback
+    from trainer.release.server_config import ConfigError
+    from trainer.release.serving import ModelServer, ServerError, describe
+
+    try:
+        fallback, removed = plan(
+            archive.versions_on_disk(args.models_dir, args.model_name), args.to
+        )
+        print(f"rolling back: archive version(s) {removed}, fall back to version {fallback}")
+        with ModelServer(args.tfserving, args.model_name) as server:
+            result = rollback(
+                models_dir=args.models_dir,
+                model_name=args.model_name,
+                config_path=_config_path(args),
+                server=server,
+                record=ReleaseRecord(record_path(args.models_dir, args.model_name)),
+                run=new_run_id(),
+                removed=removed,
+                fallback=fallback,
+                reason=args.reason,
+                timeout=args.timeout,
+            )
+    except (RollbackError, ServerError, ConfigError, OSError) as error:
+        print(f"covertype rollback: {error}", file=sys.stderr)
+        return 1
+    for version, path in sorted(result.archived.items()):
+        print(f"archived version {version} -> {path}")
+    if result.labels_before != result.labels_after:
+        print(f"labels: {result.labels_before} -> {result.labels_after}")
+    print(f"live: version {fallback}; server reports {describe(result.states)}")
+    return 0
+
+
+def run_label(args: argparse.Namespace) -> int:
+    """Move the label and report the labels; 1 when refused or failed."""
+    from trainer.release.labels import LabelError, set_label
+    from trainer.release.record import ReleaseRecord, record_path
+    from trainer.release.server_config import ConfigError
+    from trainer.release.serving import ModelServer, ServerError, describe
+
+    try:
+        with ModelServer(args.tfserving, args.model_name) as server:
+            result = set_label(
+                models_dir=args.models_dir,
+                model_name=args.model_name,
+                config_path=_config_path(args),
+                server=server,
+                record=ReleaseRecord(record_path(args.models_dir, args.model_name)),
+                label=args.label,
+                version=args.version,
+                timeout=args.timeout,
+            )
+    except (LabelError, ServerError, ConfigError, OSError) as error:
+        print(f"covertype label: {error}", file=sys.stderr)
+        return 1
+    print(f"label {result.label}: {result.before.get(result.label, 'unset')} -> {result.version}")
+    print(f"labels: {result.after}; server reports {describe(result.states)}")
+    return 0
+
+
+def run_versions(args: argparse.Namespace) -> int:
+    """Print the history table."""
+    from trainer.release import history, server_config
+    from trainer.release.record import RecordError, ReleaseRecord, record_path
+    from trainer.release.serving import ModelServer, ServerError
+
+    try:
+        events = ReleaseRecord(record_path(args.models_dir, args.model_name)).events()
+        config = server_config.load_config(_config_path(args), args.models_dir, args.model_name)
+    except (RecordError, server_config.ConfigError) as error:
+        print(f"covertype versions: {error}", file=sys.stderr)
+        return 1
+    try:
+        with ModelServer(args.tfserving, args.model_name, rpc_timeout=2.0) as server:
+            states = server.states()
+    except ServerError:
+        states = None
+    labels = server_config.labels_of(config, args.model_name)
+    rows = history.build_rows(events, args.models_dir, args.model_name, states, labels)
+    print(history.render(rows))
+    if states is None:
+        print(f"(model server {args.tfserving} not reachable: server states unknown)")
+    return 0
