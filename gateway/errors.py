@@ -73,6 +73,8 @@ def from_backend(error: BackendError, choice: VersionChoice) -> ApiError:
             504, "backend_timeout", f"the model server did not answer in time: {details}"
         )
     if code == grpc.StatusCode.NOT_FOUND:
+        if choice.version is None and choice.label is None:
+            return ApiError(404, "model_not_found", details)
         return ApiError(404, "model_version_not_found", details)
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         if choice.label is not None and _UNKNOWN_LABEL_MESSAGE in details:

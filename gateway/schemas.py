@@ -142,7 +142,7 @@ class HealthBody(BaseModel):
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "malformed JSON, or rejected by the model server"},
-    404: {"model": ErrorBody, "description": "unknown model version or label"},
+    404: {"model": ErrorBody, "description": "unknown model, version or label"},
     413: {"model": ErrorBody, "description": "body or instance count over the limit"},
     422: {"model": ErrorBody, "description": "invalid input: every problem listed"},
     502: {"model": ErrorBody, "description": "the model server failed or answered nonsense"},

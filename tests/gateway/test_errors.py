@@ -36,6 +36,13 @@ LABEL = VersionChoice(label="canary")
             "model_version_not_found",
         ),
         (
+            grpc.StatusCode.NOT_FOUND,
+            "Could not find any versions of model covertype",
+            VersionChoice(),
+            404,
+            "model_not_found",
+        ),
+        (
             grpc.StatusCode.INVALID_ARGUMENT,
             "Unrecognized servable version label: canary",
             LABEL,
