@@ -81,13 +81,20 @@ def containers(deployment: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def serve_args(flags: Sequence[str]) -> argparse.Namespace:
-    """`flags` parsed by `covertype serve`'s own parser; fails the test if it rejects them."""
-    from covertype.cli import build_parser
+    """`flags` parsed by `covertype serve`'s parser; fails the test if it rejects them.
+
+    The flags must also be ones the local Python server implements, so that the same
+    command line runs on either backend.
+    """
+    from tfserving.flags import build_parser, unsupported_by_local
 
     try:
-        return build_parser().parse_args(["serve", *flags])
+        args = build_parser().parse_args(list(flags))
     except SystemExit as exit_:
         pytest.fail(f"`covertype serve` rejects {list(flags)} (exit {exit_.code}; see stderr)")
+    unsupported = unsupported_by_local(args)
+    assert not unsupported, f"the local server does not implement {unsupported}"
+    return args
 
 
 def flag_values(flags: Sequence[str]) -> dict[str, str]:
