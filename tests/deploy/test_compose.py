@@ -35,20 +35,20 @@ def services(compose: dict[str, Any]) -> dict[str, Any]:
     return compose["services"]
 
 
-def bind_mounts(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The service's bind mounts by container path (long syntax only, which we use)."""
-    mounts = {}
+def mounts(service: dict[str, Any], kind: str = "bind") -> dict[str, dict[str, Any]]:
+    """The service's mounts of `kind` (bind or volume) by container path (long syntax only)."""
+    found = {}
     for volume in service.get("volumes", []):
         assert isinstance(volume, dict), f"use the long volume syntax: {volume!r}"
-        assert volume["type"] == "bind"
-        mounts[volume["target"]] = volume
-    return mounts
+        if volume["type"] == kind:
+            found[volume["target"]] = volume
+    return found
 
 
 def host_path(container_path: str, service: dict[str, Any]) -> PurePosixPath:
     """The repository path that `container_path` comes from through the service's mounts."""
     path = PurePosixPath(container_path)
-    for target, mount in bind_mounts(service).items():
+    for target, mount in mounts(service).items():
         if path.is_relative_to(target):
             return PurePosixPath(mount["source"]) / path.relative_to(target)
     raise AssertionError(f"{container_path} is not inside any bind mount")
@@ -119,7 +119,7 @@ def test_tfserving_command_is_accepted_by_covertype_serve(services: dict[str, An
 def test_tfserving_config_files_come_from_the_tfserving_folder(services: dict[str, Any]) -> None:
     service = services["tfserving"]
     flags = flag_values(service["command"])
-    config_mount = bind_mounts(service)[str(PurePosixPath(flags["model_config_file"]).parent)]
+    config_mount = mounts(service)[str(PurePosixPath(flags["model_config_file"]).parent)]
     assert config_mount["source"] == "./tfserving"
     assert config_mount["read_only"] is True
     for flag in ("model_config_file", "batching_parameters_file", "monitoring_config_file"):
@@ -138,7 +138,7 @@ def test_models_config_base_path_is_the_mounted_models_folder(services: dict[str
     assert base_path.is_absolute(), "TF Serving needs an absolute base path"
     source = host_path(str(base_path), service)
     assert source == PurePosixPath("models") / defaults.MODEL_NAME
-    models_mount = bind_mounts(service)[str(base_path.parent)]
+    models_mount = mounts(service)[str(base_path.parent)]
     assert models_mount["read_only"] is True
 
 
@@ -187,19 +187,30 @@ def test_gateway_waits_for_a_healthy_model_server_and_checks_readiness(
     assert f"http://127.0.0.1:{defaults.GATEWAY_PORT}/readyz" in " ".join(command)
 
 
+def test_gateway_writes_its_prediction_log_to_a_named_volume(
+    compose: dict[str, Any], services: dict[str, Any]
+) -> None:
+    gateway = services["gateway"]
+    settings = load_settings({}, environ=gateway["environment"])
+    assert settings.prediction_log is not None
+    (volume,) = mounts(gateway, "volume").values()
+    assert PurePosixPath(settings.prediction_log).parent == PurePosixPath(volume["target"])
+    assert volume["source"] in compose["volumes"]
+
+
 def test_trainer_is_a_one_shot_job_with_data_and_models_mounted(
     services: dict[str, Any],
 ) -> None:
     trainer = services["trainer"]
     assert trainer["profiles"], "under a profile, so that `docker compose up` leaves it out"
     assert "restart" not in trainer and "ports" not in trainer
-    mounts = {mount["source"]: mount for mount in bind_mounts(trainer).values()}
-    assert mounts["./data"]["read_only"] is True
-    assert not mounts["./models"].get("read_only", False)
+    by_source = {mount["source"]: mount for mount in mounts(trainer).values()}
+    assert by_source["./data"]["read_only"] is True
+    assert not by_source["./models"].get("read_only", False)
     # The image's working folder is /srv/covertype: the trainer's default relative
     # paths (data/, models/) land on the mounts.
-    assert mounts["./data"]["target"] == f"/srv/covertype/{defaults.DATA_DIR}"
-    assert mounts["./models"]["target"] == f"/srv/covertype/{defaults.MODELS_DIR}"
+    assert by_source["./data"]["target"] == f"/srv/covertype/{defaults.DATA_DIR}"
+    assert by_source["./models"]["target"] == f"/srv/covertype/{defaults.MODELS_DIR}"
 
 
 def test_trainer_command_is_a_covertype_command(services: dict[str, Any]) -> None:
