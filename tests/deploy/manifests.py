@@ -6,7 +6,6 @@ server's text-format config parsed with TF Serving's own proto.
 """
 
 import argparse
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -42,15 +41,9 @@ def load_yaml(path: Path) -> Any:
 
 
 def kustomize(folder: Path) -> list[dict[str, Any]]:
-    """The objects `kubectl kustomize folder` renders; fails the test when kubectl is missing."""
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.fail(
-            "kubectl is not on PATH: the Kubernetes manifests cannot be built. Install it "
-            "(the machine image ships /usr/bin/kubectl; elsewhere see docs/deployment.md)."
-        )
+    """The objects `kubectl kustomize folder` renders, with the kubectl pinned in the dev extra."""
     result = subprocess.run(
-        [kubectl, "kustomize", str(folder)],
+        [venv_tool("kubectl"), "kustomize", str(folder)],
         capture_output=True,
         text=True,
         timeout=120,
