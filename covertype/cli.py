@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.report_cli",
     "trainer.release_cli",
     "gateway.cli",
+    "tfserving.cli",
 )
 
 

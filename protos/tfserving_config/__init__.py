@@ -1,0 +1,1 @@
+"""Wire-compatible subsets of TF Serving config protos missing from tensorflow-serving-api."""

@@ -1,0 +1,1 @@
+"""Request batching, after TF Serving's: a shared batch scheduler and a batching session."""

@@ -1,0 +1,49 @@
+"""Structured logs: one JSON object per line on stderr, for every service event.
+
+Events are logged with `log_event(logger, "servable_loaded", model=..., version=...)`;
+the fields become top-level keys next to `time`, `level`, `logger` and `event`.
+Requests are not logged (that would cost more than the prediction itself); the
+metrics count them.
+"""
+
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+ROOT_LOGGER = "tfserving"
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON line: time, level, logger, event, then its fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Send the server's logs to stderr as JSON lines (idempotent)."""
+    logger = logging.getLogger(ROOT_LOGGER)
+    logger.setLevel(level)
+    logger.propagate = False
+    if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        logger.addHandler(handler)
+
+
+def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **fields: Any) -> None:
+    """Log one event with structured fields."""
+    if logger.isEnabledFor(level):
+        logger.log(level, event, extra={"fields": fields})

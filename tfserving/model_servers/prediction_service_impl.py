@@ -1,0 +1,113 @@
+"""The gRPC PredictionService: Predict, GetModelMetadata, Classify, Regress, MultiInference.
+
+Implements the official `tensorflow_serving.apis` servicer. Errors become the
+gRPC status TF Serving would answer; an unexpected exception becomes INTERNAL
+and is logged, so no request can take the server down.
+"""
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from tensorflow_serving.apis import (
+    classification_pb2,
+    get_model_metadata_pb2,
+    inference_pb2,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+    regression_pb2,
+)
+
+from tfserving.model_servers.get_model_metadata_impl import get_model_metadata
+from tfserving.model_servers.grpc_status_util import Response, respond
+from tfserving.model_servers.server_core import ServerCore
+from tfserving.monitoring import Metrics
+from tfserving.servables.classification_regression import (
+    check_multi_inference_tasks,
+    run_classify,
+    run_multi_inference,
+    run_regress,
+)
+from tfserving.servables.predict_util import run_predict
+
+
+class PredictionServiceImpl(prediction_service_pb2_grpc.PredictionServiceServicer):
+    """TF Serving's PredictionService on a ServerCore."""
+
+    def __init__(self, core: ServerCore, metrics: Metrics) -> None:
+        self._core = core
+        self._metrics = metrics
+
+    def _inference(
+        self,
+        api: str,
+        request: Any,
+        context: grpc.ServicerContext,
+        empty: Response,
+        run: Callable[..., Response],
+    ) -> Response:
+        started = time.perf_counter()
+        versions: list[int] = []
+
+        def work() -> Response:
+            bundle = self._core.servable_handle(request.model_spec)
+            versions.append(bundle.id.version)
+            return run(bundle, request)
+
+        response, code = respond(context, empty, work)
+        self._metrics.record_request(
+            request.model_spec.name,
+            api,
+            "GRPC",
+            code.name,
+            (time.perf_counter() - started) * 1e6,
+            versions[0] if versions else None,
+        )
+        return response
+
+    def Predict(
+        self, request: predict_pb2.PredictRequest, context: grpc.ServicerContext
+    ) -> predict_pb2.PredictResponse:
+        """Run a signature on named input tensors."""
+        return self._inference(
+            "Predict", request, context, predict_pb2.PredictResponse(), run_predict
+        )
+
+    def Classify(
+        self, request: classification_pb2.ClassificationRequest, context: grpc.ServicerContext
+    ) -> classification_pb2.ClassificationResponse:
+        """Classify tf.Examples (UNIMPLEMENTED unless the model has a classify signature)."""
+        return self._inference(
+            "Classify", request, context, classification_pb2.ClassificationResponse(), run_classify
+        )
+
+    def Regress(
+        self, request: regression_pb2.RegressionRequest, context: grpc.ServicerContext
+    ) -> regression_pb2.RegressionResponse:
+        """Regress tf.Examples (UNIMPLEMENTED unless the model has a regress signature)."""
+        return self._inference(
+            "Regress", request, context, regression_pb2.RegressionResponse(), run_regress
+        )
+
+    def MultiInference(
+        self, request: inference_pb2.MultiInferenceRequest, context: grpc.ServicerContext
+    ) -> inference_pb2.MultiInferenceResponse:
+        """Several classify/regress tasks on the same examples and model."""
+
+        def work() -> inference_pb2.MultiInferenceResponse:
+            check_multi_inference_tasks(request.tasks)
+            bundle = self._core.servable_handle(request.tasks[0].model_spec)
+            return run_multi_inference(bundle, request)
+
+        return respond(context, inference_pb2.MultiInferenceResponse(), work)[0]
+
+    def GetModelMetadata(
+        self, request: get_model_metadata_pb2.GetModelMetadataRequest, context: grpc.ServicerContext
+    ) -> get_model_metadata_pb2.GetModelMetadataResponse:
+        """The signature defs of the version the request names."""
+        return respond(
+            context,
+            get_model_metadata_pb2.GetModelMetadataResponse(),
+            lambda: get_model_metadata(self._core, request),
+        )[0]

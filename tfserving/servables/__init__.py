@@ -1,0 +1,1 @@
+"""Servables: loading SavedModels, running their signatures, predict, warmup."""

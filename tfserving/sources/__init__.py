@@ -1,0 +1,1 @@
+"""Sources: where aspired versions come from (the file system, polled)."""
