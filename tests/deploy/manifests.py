@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from dockerfile_parse import DockerfileParser
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
@@ -23,7 +24,9 @@ COMPOSE_FILE = REPO / "compose.yaml"
 K8S_DIR = REPO / "deploy" / "k8s"
 K8S_BASE = K8S_DIR / "base"
 K8S_OVERLAYS = sorted(p for p in (K8S_DIR / "overlays").iterdir() if p.is_dir())
-DOCKERFILES = (REPO / "gateway" / "Dockerfile", REPO / "trainer" / "Dockerfile")
+GATEWAY_DOCKERFILE = REPO / "gateway" / "Dockerfile"
+TRAINER_DOCKERFILE = REPO / "trainer" / "Dockerfile"
+DOCKERFILES = (GATEWAY_DOCKERFILE, TRAINER_DOCKERFILE)
 TFSERVING_IMAGE = "tensorflow/serving"
 
 
@@ -125,3 +128,20 @@ def image_tag(image: str) -> tuple[str, str]:
     name, _, tag = image.rpartition(":")
     assert name and "/" not in tag, f"image {image!r} has no tag"
     return name, tag
+
+
+def parse(dockerfile: Path) -> DockerfileParser:
+    """The Dockerfile parsed with build args resolved."""
+    return DockerfileParser(str(dockerfile))
+
+
+def instructions(dockerfile: Path, name: str) -> list[str]:
+    """The values of every `name` instruction, in order."""
+    return [i["value"] for i in parse(dockerfile).structure if i["instruction"] == name]
+
+
+def final_stage(dockerfile: Path) -> list[dict[str, str]]:
+    """The instructions after the last FROM."""
+    structure = parse(dockerfile).structure
+    last_from = max(n for n, i in enumerate(structure) if i["instruction"] == "FROM")
+    return structure[last_from + 1 :]

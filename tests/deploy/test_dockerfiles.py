@@ -9,29 +9,21 @@ from pathlib import Path
 
 import pytest
 from docker.utils.build import exclude_paths
-from dockerfile_parse import DockerfileParser
 
 from covertype import defaults
 
-from .manifests import DOCKERFILES, REPO, venv_tool
+from .manifests import (
+    DOCKERFILES,
+    GATEWAY_DOCKERFILE,
+    REPO,
+    TRAINER_DOCKERFILE,
+    final_stage,
+    instructions,
+    parse,
+    venv_tool,
+)
 
-GATEWAY_DOCKERFILE, TRAINER_DOCKERFILE = DOCKERFILES
 HEAVY_PACKAGES = {"tensorflow", "tensorflow-cpu", "keras", "tensorflow-serving-api"}
-
-
-def parse(dockerfile: Path) -> DockerfileParser:
-    return DockerfileParser(str(dockerfile))
-
-
-def instructions(dockerfile: Path, name: str) -> list[str]:
-    return [i["value"] for i in parse(dockerfile).structure if i["instruction"] == name]
-
-
-def final_stage(dockerfile: Path) -> list[dict[str, str]]:
-    """The instructions after the last FROM."""
-    structure = parse(dockerfile).structure
-    last_from = max(n for n, i in enumerate(structure) if i["instruction"] == "FROM")
-    return structure[last_from + 1 :]
 
 
 def read_ignore_file(path: Path) -> list[str]:

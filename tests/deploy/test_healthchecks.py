@@ -1,0 +1,153 @@
+"""The health checks of compose.yaml, the Dockerfile and the Deployment, run for real.
+
+No container runs here, so each check's own command runs on this machine against the
+real servers: the model server check (bash, as in the tensorflow/serving image) against
+`covertype serve`, which answers TF Serving's REST model status the same way, and the
+gateway checks (Python, as in the gateway image) against `covertype gateway`. Only the
+port numbers are swapped for the free ports the servers got.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from covertype import defaults
+from tests.support.gateway import RunningGateway, start_gateway
+from tests.support.model_server import RunningModelServer, start_model_server
+from tests.support.ports import free_port
+
+from .manifests import (
+    COMPOSE_FILE,
+    GATEWAY_DOCKERFILE,
+    K8S_BASE,
+    REPO,
+    containers,
+    find,
+    instructions,
+    kustomize,
+    load_yaml,
+)
+
+CHECK_TIMEOUT_SECONDS = 10
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder with one version of a small real model, published by the trainer."""
+    from trainer.api import TrainOptions, train_and_publish
+
+    models = tmp_path_factory.mktemp("models")
+    options = TrainOptions(
+        data=REPO.parent / "shared" / "data" / "train.csv",
+        epochs=1,
+        sample=2000,
+        seed=0,
+        quiet=True,
+    )
+    train_and_publish(options, models, defaults.MODEL_NAME)
+    return models
+
+
+@pytest.fixture(scope="module")
+def model_server(models_dir: Path) -> Iterator[RunningModelServer]:
+    with start_model_server(model_base_path=models_dir / defaults.MODEL_NAME) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def gateway(model_server: RunningModelServer) -> Iterator[RunningGateway]:
+    with start_gateway(model_server.grpc_target) as running:
+        yield running
+
+
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def compose_check(service: str) -> list[str]:
+    """The `test` command of a compose service's healthcheck, without `CMD`."""
+    kind, *command = load_yaml(COMPOSE_FILE)["services"][service]["healthcheck"]["test"]
+    assert kind == "CMD"
+    return command
+
+
+def tfserving_check(rest_port: int, model_name: str = defaults.MODEL_NAME) -> list[str]:
+    """compose's model server health check, aimed at `rest_port` and `model_name`."""
+    program, flag, script = compose_check("tfserving")
+    assert (program, flag) == ("bash", "-c")
+    default_target = f"/dev/tcp/127.0.0.1/{defaults.REST_PORT}"
+    default_request = f"GET /v1/models/{defaults.MODEL_NAME} "
+    assert default_target in script and default_request in script
+    script = script.replace(default_target, f"/dev/tcp/127.0.0.1/{rest_port}")
+    return [program, flag, script.replace(default_request, f"GET /v1/models/{model_name} ")]
+
+
+def run(command: list[str], env: dict[str, str] | None = None) -> int:
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        timeout=CHECK_TIMEOUT_SECONDS,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    return result.returncode
+
+
+def test_kubernetes_probes_run_the_compose_check() -> None:
+    (container,) = containers(find(kustomize(K8S_BASE), "Deployment", "tfserving"))
+    for probe in ("startupProbe", "readinessProbe"):
+        assert container[probe]["exec"]["command"] == compose_check("tfserving")
+
+
+def test_tfserving_check_passes_while_the_model_is_available(
+    model_server: RunningModelServer,
+) -> None:
+    assert run(tfserving_check(port_of(model_server.rest_url))) == 0
+
+
+def test_tfserving_check_fails_for_a_model_the_server_does_not_have(
+    model_server: RunningModelServer,
+) -> None:
+    assert run(tfserving_check(port_of(model_server.rest_url), "no_such_model")) != 0
+
+
+def test_tfserving_check_fails_while_no_version_is_available(tmp_path: Path) -> None:
+    empty_base_path = tmp_path / defaults.MODEL_NAME
+    empty_base_path.mkdir()
+    with start_model_server(model_base_path=empty_base_path, wait_for_available=False) as server:
+        assert run(tfserving_check(port_of(server.rest_url))) != 0
+
+
+def test_tfserving_check_fails_when_nothing_listens() -> None:
+    assert run(tfserving_check(free_port())) != 0
+
+
+def gateway_checks(port: int) -> list[tuple[list[str], dict[str, str]]]:
+    """The Dockerfile's and compose's gateway checks, as the venv's Python runs them."""
+    (healthcheck,) = instructions(GATEWAY_DOCKERFILE, "HEALTHCHECK")
+    exec_form = healthcheck[healthcheck.index("CMD") + len("CMD") :].strip()
+    program, flag, code = json.loads(exec_form)
+    assert (program, flag) == ("python", "-c")
+    image_check = ([sys.executable, "-c", code], {"COVERTYPE_GATEWAY_PORT": str(port)})
+    program, flag, code = compose_check("gateway")
+    assert (program, flag) == ("python", "-c")
+    default_url = f"http://127.0.0.1:{defaults.GATEWAY_PORT}/"
+    assert default_url in code
+    compose_code = code.replace(default_url, f"http://127.0.0.1:{port}/")
+    return [image_check, ([sys.executable, "-c", compose_code], {})]
+
+
+def test_gateway_checks_pass_while_the_gateway_is_ready(gateway: RunningGateway) -> None:
+    for command, env in gateway_checks(port_of(gateway.url)):
+        assert run(command, env) == 0, command
+
+
+def test_gateway_checks_fail_while_the_model_server_is_down() -> None:
+    with start_gateway(f"127.0.0.1:{free_port()}") as lonely:
+        for command, env in gateway_checks(port_of(lonely.url)):
+            assert run(command, env) != 0, command
