@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 
 from covertype import __version__
 from gateway import errors
+from gateway.batching import PredictBatcher
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import RequestContextMiddleware
 from gateway.model_client import ModelServerClient
@@ -40,6 +41,14 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             settings.tfserving, settings.timeout_seconds, metrics.observe_backend_call
         )
         app.state.client = client
+        batcher = PredictBatcher(
+            client,
+            settings.model_name,
+            settings.max_concurrent_calls,
+            settings.max_batch_instances,
+            metrics.observe_batch,
+        )
+        app.state.batcher = batcher
         prediction_log = PredictionLog(
             PredictionLogSettings(
                 settings.prediction_log,
@@ -52,6 +61,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         try:
             yield
         finally:
+            await batcher.close()
             await client.close()
             prediction_log.close()
 

@@ -58,6 +58,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="largest request body (COVERTYPE_GATEWAY_MAX_BODY_BYTES; default 4194304)",
     )
     parser.add_argument(
+        "--max-concurrent-calls",
+        type=int,
+        help=(
+            "Predict calls in flight per version at once; requests arriving meanwhile share "
+            "the next call (COVERTYPE_GATEWAY_MAX_CONCURRENT_CALLS; default 2)"
+        ),
+    )
+    parser.add_argument(
+        "--max-batch-instances",
+        type=int,
+        help=(
+            "most instances in one shared Predict call, >= --max-instances "
+            "(COVERTYPE_GATEWAY_MAX_BATCH_INSTANCES; default 1024)"
+        ),
+    )
+    parser.add_argument(
         "--model-config-file",
         type=Path,
         help=(
@@ -98,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
         "timeout_seconds": args.timeout_seconds,
         "max_instances": args.max_instances,
         "max_body_bytes": args.max_body_bytes,
+        "max_concurrent_calls": args.max_concurrent_calls,
+        "max_batch_instances": args.max_batch_instances,
         "model_config_file": args.model_config_file,
         "prediction_log": args.prediction_log,
         "prediction_log_max_bytes": args.prediction_log_max_bytes,

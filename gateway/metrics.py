@@ -15,7 +15,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 @dataclass
 class GatewayMetrics:
-    """Requests by route and status, latencies of requests and backend calls, batch sizes."""
+    """Requests by route and status; request and backend-call latency; batch sizes."""
 
     registry: CollectorRegistry = field(
         default_factory=lambda: CollectorRegistry(auto_describe=True)
@@ -42,6 +42,12 @@ class GatewayMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.batch_instances = Histogram(
+            "covertype_gateway_backend_call_instances",
+            "Instances in each Predict call (concurrent requests share calls).",
+            buckets=INSTANCE_BUCKETS,
+            registry=self.registry,
+        )
         self.instances = Histogram(
             "covertype_gateway_instances_per_request",
             "Instances in each valid prediction request.",
@@ -57,6 +63,10 @@ class GatewayMetrics:
     def observe_backend_call(self, method: str, code: str, seconds: float) -> None:
         """Record one gRPC call to the model server."""
         self.backend_seconds.labels(method, code).observe(seconds)
+
+    def observe_batch(self, count: int) -> None:
+        """Record the size of one Predict call."""
+        self.batch_instances.observe(count)
 
     def observe_instances(self, count: int) -> None:
         """Record the size of one prediction request."""

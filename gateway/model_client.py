@@ -1,15 +1,15 @@
 """A small typed asyncio client for TF Serving's gRPC API, built on the slim messages.
 
 It calls the real method paths, so it talks to `tensorflow_model_server` and to our
-compatible server alike. Every call carries a deadline and the request id as
-`x-request-id` metadata. The channel reconnects by itself after the server restarts;
-the reconnect backoff is capped low so that recovery takes about a second, not the
-two minutes of gRPC's default cap.
+compatible server alike. Every call carries a deadline, and the id of each HTTP
+request it serves as `x-request-id` metadata (one entry per request). The channel
+reconnects by itself after the server restarts; the reconnect backoff is capped low
+so that recovery takes about a second, not the two minutes of gRPC's default cap.
 """
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import grpc
@@ -71,10 +71,16 @@ class ModelServerClient:
         )
 
     async def predict(
-        self, request: predict_pb2.PredictRequest, request_id: str
+        self,
+        request: predict_pb2.PredictRequest,
+        request_ids: Sequence[str],
+        timeout_seconds: float | None = None,
     ) -> predict_pb2.PredictResponse:
-        """`PredictionService.Predict`; raises `BackendError` on any gRPC failure."""
-        return await self._call("Predict", self._predict, request, request_id, None)
+        """`PredictionService.Predict`; raises `BackendError` on any gRPC failure.
+
+        `request_ids`: the ids of the HTTP requests whose rows the call carries.
+        """
+        return await self._call("Predict", self._predict, request, request_ids, timeout_seconds)
 
     async def get_model_status(
         self, model_name: str, request_id: str, timeout_seconds: float | None = None
@@ -83,7 +89,7 @@ class ModelServerClient:
         request = get_model_status_pb2.GetModelStatusRequest()
         request.model_spec.name = model_name
         return await self._call(
-            "GetModelStatus", self._get_model_status, request, request_id, timeout_seconds
+            "GetModelStatus", self._get_model_status, request, [request_id], timeout_seconds
         )
 
     async def close(self) -> None:
@@ -95,7 +101,7 @@ class ModelServerClient:
         method: str,
         stub: grpc.aio.UnaryUnaryMultiCallable,
         request: Message,
-        request_id: str,
+        request_ids: Sequence[str],
         timeout_seconds: float | None,
     ) -> _Response:
         started = time.perf_counter()
@@ -103,8 +109,8 @@ class ModelServerClient:
         try:
             return await stub(
                 request,
-                timeout=timeout_seconds or self.timeout_seconds,
-                metadata=((REQUEST_ID_METADATA, request_id),),
+                timeout=self.timeout_seconds if timeout_seconds is None else timeout_seconds,
+                metadata=tuple((REQUEST_ID_METADATA, rid) for rid in request_ids),
             )
         except grpc.aio.AioRpcError as error:
             code = error.code()

@@ -13,7 +13,7 @@ from gateway.metrics import CONTENT_TYPE
 from gateway.model_client import BackendError, ModelServerClient
 from gateway.observations import InvalidInstances, Problem, validate_instances
 from gateway.payload import MalformedJson, TooManyInstances, parse_body
-from gateway.predictions import BadModelResponse, VersionChoice, build_request, read_response
+from gateway.predictions import BadModelResponse, VersionChoice
 from gateway.schemas import (
     ERROR_RESPONSES,
     PREDICT_EXAMPLES,
@@ -126,10 +126,10 @@ async def predict(
     request.state.instances = len(rows)
     request.app.state.metrics.observe_instances(len(rows))
 
-    predict_request = build_request(rows, settings.model_name, choice)
     try:
-        response = await _client(request).predict(predict_request, request.state.request_id)
-        outcome = read_response(response, len(rows), settings.model_name)
+        outcome = await request.app.state.batcher.predict(
+            rows, choice, request.state.request_id, settings.timeout_seconds
+        )
     except BackendError as error:
         raise errors.from_backend(error, choice) from error
     except BadModelResponse as error:

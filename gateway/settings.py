@@ -29,6 +29,8 @@ class GatewaySettings:
     timeout_seconds: float = 5.0
     max_instances: int = 1000
     max_body_bytes: int = 4 * 1024 * 1024
+    max_concurrent_calls: int = 2
+    max_batch_instances: int = 1024
     model_config_file: Path | None = None
     prediction_log: Path | None = None
     prediction_log_max_bytes: int = DEFAULT_MAX_BYTES
@@ -47,6 +49,15 @@ class GatewaySettings:
             raise SettingsError(f"max_instances must be >= 1, got {self.max_instances}")
         if self.max_body_bytes < 1:
             raise SettingsError(f"max_body_bytes must be >= 1, got {self.max_body_bytes}")
+        if self.max_concurrent_calls < 1:
+            raise SettingsError(
+                f"max_concurrent_calls must be >= 1, got {self.max_concurrent_calls}"
+            )
+        if self.max_batch_instances < self.max_instances:
+            raise SettingsError(
+                f"max_batch_instances ({self.max_batch_instances}) must be >= "
+                f"max_instances ({self.max_instances})"
+            )
         if self.prediction_log_max_bytes < 0:
             raise SettingsError("prediction_log_max_bytes must be >= 0 (0: never rotate)")
         if self.prediction_log_backups < 0:
@@ -61,6 +72,8 @@ ENV_VARS: dict[str, str] = {
     "timeout_seconds": "COVERTYPE_GATEWAY_TIMEOUT_SECONDS",
     "max_instances": "COVERTYPE_GATEWAY_MAX_INSTANCES",
     "max_body_bytes": "COVERTYPE_GATEWAY_MAX_BODY_BYTES",
+    "max_concurrent_calls": "COVERTYPE_GATEWAY_MAX_CONCURRENT_CALLS",
+    "max_batch_instances": "COVERTYPE_GATEWAY_MAX_BATCH_INSTANCES",
     "model_config_file": "COVERTYPE_GATEWAY_MODEL_CONFIG_FILE",
     "prediction_log": "COVERTYPE_PREDICTION_LOG",
     "prediction_log_max_bytes": "COVERTYPE_PREDICTION_LOG_MAX_BYTES",
@@ -75,6 +88,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "timeout_seconds": float,
     "max_instances": int,
     "max_body_bytes": int,
+    "max_concurrent_calls": int,
+    "max_batch_instances": int,
     "model_config_file": Path,
     "prediction_log": Path,
     "prediction_log_max_bytes": int,

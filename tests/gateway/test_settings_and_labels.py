@@ -24,6 +24,7 @@ def test_environment_overrides_defaults_and_flags_override_environment() -> None
         "COVERTYPE_TFSERVING": "model-server:8500",
         "COVERTYPE_GATEWAY_TIMEOUT_SECONDS": "0.5",
         "COVERTYPE_GATEWAY_MAX_INSTANCES": "20",
+        "COVERTYPE_GATEWAY_MAX_CONCURRENT_CALLS": "3",
         "COVERTYPE_GATEWAY_MODEL_CONFIG_FILE": "/etc/models.config",
         "COVERTYPE_MODEL_NAME": "",
     }
@@ -32,6 +33,7 @@ def test_environment_overrides_defaults_and_flags_override_environment() -> None
     assert settings.tfserving == "model-server:8500"
     assert settings.timeout_seconds == 0.5
     assert settings.max_instances == 20
+    assert settings.max_concurrent_calls == 3
     assert settings.model_config_file == Path("/etc/models.config")
     assert settings.model_name == defaults.MODEL_NAME
 
@@ -44,6 +46,8 @@ def test_environment_overrides_defaults_and_flags_override_environment() -> None
         ({"timeout_seconds": 0.0}, {}, "timeout_seconds must be > 0"),
         ({"max_instances": 0}, {}, "max_instances must be >= 1"),
         ({}, {"COVERTYPE_GATEWAY_MAX_BODY_BYTES": "-1"}, "max_body_bytes must be >= 1"),
+        ({"max_concurrent_calls": 0}, {}, "max_concurrent_calls must be >= 1"),
+        ({"max_instances": 2000}, {}, r"max_batch_instances \(1024\) must be >= max_instances"),
     ],
 )
 def test_unusable_values_are_refused_by_name(

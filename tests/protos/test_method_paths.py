@@ -75,7 +75,7 @@ def test_slim_client_calls_the_official_method_paths(
             request.model_spec.name = "covertype"
             request.model_spec.version_label = "stable"
             request.inputs["features"].tensor_content = b"\x00\x00\x80\x3f"
-            predicted = await client.predict(request, "req-1")
+            predicted = await client.predict(request, ["req-1"])
             status = await client.get_model_status("covertype", "req-2")
             return predicted, status
         finally:

@@ -1,0 +1,147 @@
+"""Opportunistic batching: concurrent prediction requests share one Predict call.
+
+Each call to the model server costs a fixed amount of work on both sides (an RPC, a
+session run) whatever its number of rows. The batcher keeps at most
+`max_concurrent_calls` Predict calls in flight per version choice; a request that
+arrives while they are all busy waits for the next free slot and goes out in the same
+call as the other requests that queued meanwhile (up to `max_batch_instances` rows).
+It never waits on purpose: a lone request is sent at once, so single-request latency
+is unchanged, and under load the calls grow instead of queueing one by one.
+"""
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from gateway.model_client import BackendError, ModelServerClient
+from gateway.predictions import (
+    BadModelResponse,
+    PredictOutcome,
+    VersionChoice,
+    build_request,
+    read_response,
+)
+
+# Rows per Predict call, after each call.
+BatchObserver = Callable[[int], None]
+
+
+@dataclass
+class _Pending:
+    """One HTTP request's rows, waiting for its share of a Predict call's answer."""
+
+    rows: Sequence[Sequence[float]]
+    request_id: str
+    deadline: float  # event loop time
+    future: asyncio.Future[PredictOutcome]
+
+
+@dataclass
+class _Lane:
+    """The queue and in-flight count of one version choice."""
+
+    queue: deque[_Pending] = field(default_factory=deque)
+    in_flight: int = 0
+
+
+class PredictBatcher:
+    """Sends validated rows to the model server, merging requests that queue behind busy calls."""
+
+    def __init__(
+        self,
+        client: ModelServerClient,
+        model_name: str,
+        max_concurrent_calls: int,
+        max_batch_instances: int,
+        observer: BatchObserver | None = None,
+    ) -> None:
+        self._client = client
+        self._model_name = model_name
+        self._max_concurrent_calls = max_concurrent_calls
+        self._max_batch_instances = max_batch_instances
+        self._observer = observer
+        self._lanes: dict[VersionChoice, _Lane] = {}
+        self._calls: set[asyncio.Task[None]] = set()
+
+    async def predict(
+        self,
+        rows: Sequence[Sequence[float]],
+        choice: VersionChoice,
+        request_id: str,
+        timeout_seconds: float,
+    ) -> PredictOutcome:
+        """The predictions for `rows`, in order; raises `BackendError` or `BadModelResponse`.
+
+        The deadline (`timeout_seconds` from now) covers the wait for a free call too.
+        """
+        loop = asyncio.get_running_loop()
+        pending = _Pending(rows, request_id, loop.time() + timeout_seconds, loop.create_future())
+        lane = self._lanes.setdefault(choice, _Lane())
+        lane.queue.append(pending)
+        self._dispatch(choice, lane)
+        return await pending.future
+
+    async def close(self) -> None:
+        """Wait for the calls in flight to finish."""
+        if self._calls:
+            await asyncio.gather(*self._calls, return_exceptions=True)
+
+    def _dispatch(self, choice: VersionChoice, lane: _Lane) -> None:
+        while lane.queue and lane.in_flight < self._max_concurrent_calls:
+            batch = self._take(lane.queue)
+            if not batch:
+                return
+            lane.in_flight += 1
+            call = asyncio.get_running_loop().create_task(self._call(choice, lane, batch))
+            self._calls.add(call)
+            call.add_done_callback(self._calls.discard)
+
+    def _take(self, queue: deque[_Pending]) -> list[_Pending]:
+        """The oldest waiting requests that fit in one call (always at least one, if any)."""
+        batch: list[_Pending] = []
+        rows = 0
+        while queue:
+            head = queue[0]
+            if head.future.done():  # its client went away
+                queue.popleft()
+                continue
+            if batch and rows + len(head.rows) > self._max_batch_instances:
+                break
+            batch.append(queue.popleft())
+            rows += len(head.rows)
+        return batch
+
+    async def _call(self, choice: VersionChoice, lane: _Lane, batch: list[_Pending]) -> None:
+        try:
+            rows = [row for pending in batch for row in pending.rows]
+            if self._observer is not None:
+                self._observer(len(rows))
+            request = build_request(rows, self._model_name, choice)
+            remaining = min(p.deadline for p in batch) - asyncio.get_running_loop().time()
+            response = await self._client.predict(
+                request, [p.request_id for p in batch], max(remaining, 0.0)
+            )
+            outcome = read_response(response, len(rows), self._model_name)
+        except (BackendError, BadModelResponse) as error:
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(error)
+            return
+        except BaseException:
+            for pending in batch:
+                pending.future.cancel()
+            raise
+        finally:
+            lane.in_flight -= 1
+            self._dispatch(choice, lane)
+        start = 0
+        for pending in batch:
+            end = start + len(pending.rows)
+            if not pending.future.done():
+                pending.future.set_result(
+                    PredictOutcome(
+                        outcome.model_name, outcome.model_version, outcome.predictions[start:end]
+                    )
+                )
+            start = end

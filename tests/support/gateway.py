@@ -1,0 +1,109 @@
+"""Start the real gateway (`covertype gateway`) as a subprocess on a free loopback port.
+
+    with start_gateway(server.grpc_target) as gateway:
+        httpx.get(gateway.url + "/readyz")
+
+Waits until `/healthz` answers (not `/readyz`: tests also start it with no model
+server). Its JSON log (stderr and stdout) is kept in a file, read by `log()`.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Self
+
+import httpx
+
+from covertype import defaults
+from tests.support import free_port
+
+START_TIMEOUT_SECONDS = 30.0
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+class GatewayStartError(RuntimeError):
+    """The gateway exited or did not answer in time; the message carries its log."""
+
+
+class RunningGateway:
+    """A gateway subprocess; a context manager that stops it on exit."""
+
+    def __init__(self, process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+        self.process = process
+        self.url = url
+        self.log_path = log_path
+
+    def log(self) -> str:
+        """Everything the gateway has written so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def access_log(self) -> list[dict[str, Any]]:
+        """The access log entries written so far, oldest first."""
+        entries = []
+        for line in self.log().splitlines():
+            if line.startswith("{"):
+                entry = json.loads(line)
+                if entry.get("logger") == "covertype.gateway.access":
+                    entries.append(entry)
+        return entries
+
+    def stop(self) -> None:
+        """Terminate (SIGTERM, then SIGKILL after a grace period) and wait."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def start_gateway(
+    tfserving_target: str,
+    *,
+    model_name: str = defaults.MODEL_NAME,
+    extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    timeout: float = START_TIMEOUT_SECONDS,
+) -> RunningGateway:
+    """Start `covertype gateway --tfserving <target>` on a free port and wait for `/healthz`."""
+    port = free_port()
+    log_path = Path(tempfile.mkdtemp(prefix="covertype-gateway-")) / "gateway.log"
+    command = [
+        sys.executable, "-m", "covertype.cli", "gateway",
+        "--host", defaults.HOST, "--port", str(port),
+        "--tfserving", tfserving_target, "--model-name", model_name,
+        *extra_args,
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+    gateway = RunningGateway(process, f"http://{defaults.HOST}:{port}", log_path)
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise GatewayStartError(f"gateway exited with {process.returncode}:\n{gateway.log()}")
+        try:
+            if httpx.get(f"{gateway.url}/healthz", timeout=1.0).status_code == 200:
+                return gateway
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            gateway.stop()
+            raise GatewayStartError(f"gateway not healthy after {timeout:.0f}s:\n{gateway.log()}")
+        time.sleep(0.1)
