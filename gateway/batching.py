@@ -14,9 +14,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from gateway.model_client import BackendError, ModelServerClient
+from gateway.model_client import ModelServerClient
 from gateway.predictions import (
-    BadModelResponse,
     PredictOutcome,
     VersionChoice,
     build_request,
@@ -71,7 +70,8 @@ class PredictBatcher:
         request_id: str,
         timeout_seconds: float,
     ) -> PredictOutcome:
-        """The predictions for `rows`, in order; raises `BackendError` or `BadModelResponse`.
+        """The predictions for `rows`, in order; raises `BackendError` or `BadModelResponse`
+        (from `gateway.model_client` and `gateway.predictions`).
 
         The deadline (`timeout_seconds` from now) covers the wait for a free call too.
         """
@@ -123,15 +123,15 @@ class PredictBatcher:
                 request, [p.request_id for p in batch], max(remaining, 0.0)
             )
             outcome = read_response(response, len(rows), self._model_name)
-        except (BackendError, BadModelResponse) as error:
+        except asyncio.CancelledError:  # the gateway is shutting down
+            for pending in batch:
+                pending.future.cancel()
+            raise
+        except Exception as error:  # BackendError, BadModelResponse, or a bug: to every caller
             for pending in batch:
                 if not pending.future.done():
                     pending.future.set_exception(error)
             return
-        except BaseException:
-            for pending in batch:
-                pending.future.cancel()
-            raise
         finally:
             lane.in_flight -= 1
             self._dispatch(choice, lane)
