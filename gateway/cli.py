@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         help=(
             "Predict calls in flight per version at once; requests arriving meanwhile share "
-            "the next call (COVERTYPE_GATEWAY_MAX_CONCURRENT_CALLS; default 2)"
+            "the next call (COVERTYPE_GATEWAY_MAX_CONCURRENT_CALLS; default 1)"
         ),
     )
     parser.add_argument(

@@ -29,7 +29,7 @@ class GatewaySettings:
     timeout_seconds: float = 5.0
     max_instances: int = 1000
     max_body_bytes: int = 4 * 1024 * 1024
-    max_concurrent_calls: int = 2
+    max_concurrent_calls: int = 1
     max_batch_instances: int = 1024
     model_config_file: Path | None = None
     prediction_log: Path | None = None
