@@ -4,6 +4,7 @@ A plain ASGI middleware rather than Starlette's `BaseHTTPMiddleware`, which cost
 task and a memory stream per request on the hot path.
 """
 
+import json
 import logging
 import re
 import time
@@ -97,11 +98,9 @@ class RequestContextMiddleware:
 
 
 async def _send_internal_error(send: Send, request_id: str, header: tuple[bytes, bytes]) -> None:
-    body = (
-        b'{"error":"internal_error","message":"unexpected gateway error","request_id":"'
-        + request_id.encode()
-        + b'"}'
-    )
+    body = json.dumps(
+        {"error": "internal_error", "message": "unexpected gateway error", "request_id": request_id}
+    ).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
