@@ -28,3 +28,6 @@ METRICS_FILE = "metrics.json"
 
 # Versions taken out of service are moved to `<models-dir>/<model>.archive/`, beside the base path.
 ARCHIVE_SUFFIX = ".archive"
+
+DATA_ENV = "COVERTYPE_DATA"
+TRAIN_CSV = DATA_DIR / "train.csv"

@@ -1,0 +1,173 @@
+"""The trainer's library API: what `covertype train`, the release pipeline and tests call.
+
+`build_candidate` validates, trains, evaluates and exports a complete version folder
+outside any models directory; `publish_version` makes it the next numbered version
+atomically; `train_and_publish` does both.
+"""
+
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import keras
+import tensorflow as tf
+
+from covertype.defaults import ASSETS_EXTRA, MODEL_NAME, WARMUP_FILE
+from covertype.schema import CLASS_NAMES
+from trainer.card import (
+    CONFUSION_MATRIX_PLOT,
+    TRAINING_CURVE_PLOT,
+    feature_ranges,
+    git_commit,
+    write_card,
+)
+from trainer.data import load_table, locate_data
+from trainer.evaluation import score
+from trainer.export import ServingModule, export_saved_model
+from trainer.model import Hyperparameters
+from trainer.publish import publish_version
+from trainer.splits import TEST_FRACTION, Rows, split, stratified_sample
+from trainer.training import train
+from trainer.validation import ValidatedData, validate
+from trainer.warmup import warmup_batches, write_warmup_file
+
+__all__ = [
+    "DEFAULT_EPOCHS",
+    "DEFAULT_HYPERPARAMETERS",
+    "Candidate",
+    "Published",
+    "TrainOptions",
+    "build_candidate",
+    "load_validated_data",
+    "publish_version",
+    "train_and_publish",
+]
+
+DEFAULT_EPOCHS = 150
+DEFAULT_HYPERPARAMETERS = Hyperparameters()
+_REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """What to train on and for how long. `data=None` means the discovery order."""
+
+    data: Path | None = None
+    epochs: int = DEFAULT_EPOCHS  # an upper bound: early stopping on validation ends sooner
+    seed: int = 0
+    sample: int | None = None  # stratified sample of N rows before splitting; None: all rows
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A complete SavedModel version folder, not yet published, and its model card."""
+
+    path: Path
+    metrics: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Published:
+    """A published version: its number, folder and model card."""
+
+    version: int
+    path: Path
+    metrics: dict[str, Any]
+
+
+def load_validated_data(data: Path | None) -> ValidatedData:
+    """Find, read and validate the data (raises DataNotFoundError or DataValidationError)."""
+    return validate(load_table(locate_data(data)))
+
+
+def build_candidate(
+    options: TrainOptions,
+    workdir: Path,
+    hyper: Hyperparameters = DEFAULT_HYPERPARAMETERS,
+    model_name: str = MODEL_NAME,
+) -> Candidate:
+    """Validate, train, evaluate and export a version folder inside `workdir`.
+
+    The folder holds the SavedModel, `assets.extra/tf_serving_warmup_requests` and the
+    model card. Nothing under any models directory is touched.
+    """
+    if options.epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {options.epochs}")
+    started = time.perf_counter()
+    out = None if options.quiet else sys.stdout
+    _say(out, "Reading and validating data ...")
+    data = load_validated_data(options.data)
+    fingerprint = data.fingerprint()
+    _say(out, f"  {data.rows:,} valid rows ({data.layout} layout) from {data.location.describe()}")
+    _say(out, f"  fingerprint {fingerprint}")
+    rows = stratified_sample(Rows(data.features, data.labels), options.sample, options.seed)
+    if rows.rows < data.rows:
+        _say(out, f"  using a stratified sample of {rows.rows:,} rows (--sample)")
+    parts = split(rows, options.seed)
+    sizes = ", ".join(f"{name} {count:,}" for name, count in parts.sizes().items())
+    _say(out, f"Training (up to {options.epochs} epochs, seed {options.seed}): {sizes}")
+    run = train(parts, options.epochs, options.seed, hyper, progress=out)
+    _say(out, f"  best epoch {run.best_epoch} of {run.epochs_run}, {run.seconds:.1f}s")
+
+    module = ServingModule(run.model)
+    metrics = score(parts.test.labels, module.predict(parts.test.features))
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="candidate-", dir=workdir))
+    export_saved_model(module, path)
+    extra = path / ASSETS_EXTRA
+    extra.mkdir(exist_ok=True)
+    batches = warmup_batches(parts.test.features, parts.test.labels)
+    write_warmup_file(extra / WARMUP_FILE, batches, model_name)
+    card = {
+        "model_name": model_name,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        **metrics,
+        "evaluated_on": f"stratified {TEST_FRACTION:.0%} test split, {parts.test.rows} rows",
+        "validation_accuracy": run.history["val_accuracy"][run.best_epoch - 1],
+        "class_names": {str(number): name for number, name in CLASS_NAMES.items()},
+        "data_source": data.location.describe(),
+        "data_layout": str(data.layout),
+        "data_fingerprint": fingerprint,
+        "rows": rows.rows,
+        "rows_available": data.rows,
+        "sample": options.sample,
+        "split": parts.sizes(),
+        "parameters": {
+            **hyper.as_dict(),
+            "epochs": options.epochs,
+            "trainable_parameters": sum(int(w.numpy().size) for w in run.model.trainable_weights),
+        },
+        "epochs_run": run.epochs_run,
+        "best_epoch": run.best_epoch,
+        "seed": options.seed,
+        "training_seconds": round(run.seconds, 2),
+        "total_seconds": round(time.perf_counter() - started, 2),
+        "tensorflow_version": tf.__version__,
+        "keras_version": keras.__version__,
+        "git_commit": git_commit(_REPOSITORY),
+        "feature_ranges": feature_ranges(parts.train.features),
+        "plots": {"confusion_matrix": CONFUSION_MATRIX_PLOT, "training_curve": TRAINING_CURVE_PLOT},
+    }
+    write_card(extra, card, run.history)
+    _say(out, f"Candidate exported to {path}")
+    return Candidate(path, card)
+
+
+def train_and_publish(
+    options: TrainOptions, models_dir: Path, model_name: str = MODEL_NAME
+) -> Published:
+    """Build a candidate in a temporary folder and publish it as the next version."""
+    with tempfile.TemporaryDirectory(prefix="covertype-candidate-") as workdir:
+        candidate = build_candidate(options, Path(workdir), model_name=model_name)
+        version = publish_version(candidate.path, models_dir, model_name)
+    return Published(version, Path(models_dir) / model_name / str(version), candidate.metrics)
+
+
+def _say(out: TextIO | None, message: str) -> None:
+    if out is not None:
+        print(message, file=out, flush=True)

@@ -1,0 +1,92 @@
+"""`covertype train`: a thin shell over `trainer.api.train_and_publish`.
+
+No TensorFlow at import time: the handler imports the trainer library when it runs.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from covertype.defaults import ASSETS_EXTRA, DATA_ENV, METRICS_FILE, MODEL_NAME, MODELS_DIR
+
+EXIT_DATA_NOT_FOUND = 1
+EXIT_INVALID_DATA = 2
+_REPORT_LIMIT = 50
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `train` subcommand."""
+    parser = subparsers.add_parser(
+        "train",
+        help="validate data, train, evaluate and publish the next model version",
+        description=(
+            "Validate the data, train the Keras model, evaluate it on a stratified 20%% test "
+            "split and publish it atomically as <models-dir>/<model-name>/<N>/, N being one "
+            "more than the highest existing version."
+        ),
+        epilog=(
+            f"Data is taken from --data, else ${DATA_ENV}, else data/train.csv, else "
+            "scikit-learn's fetch_covtype download (see data/README.md). Exit codes: 0 "
+            f"published; {EXIT_DATA_NOT_FOUND} no data found (or another failure); "
+            f"{EXIT_INVALID_DATA} invalid data or arguments, nothing published."
+        ),
+    )
+    parser.add_argument("--data", type=Path, metavar="PATH", help="Kaggle CSV or UCI covtype.data")
+    parser.add_argument(
+        "--models-dir", type=Path, default=MODELS_DIR, help="model base path (default: %(default)s)"
+    )
+    parser.add_argument("--model-name", default=MODEL_NAME, help="default: %(default)s")
+    parser.add_argument(
+        "--epochs",
+        type=_positive_int,
+        help="most epochs to train; early stopping on validation usually ends sooner "
+        "(default: the library default)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    parser.add_argument(
+        "--sample", type=_positive_int, metavar="N", help="train on a stratified sample of N rows"
+    )
+    parser.add_argument("--quiet", action="store_true", help="print only the final summary")
+    parser.set_defaults(handler=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train and publish; print what was published. Returns the exit code."""
+    from trainer.api import TrainOptions, train_and_publish
+    from trainer.data import DataNotFoundError
+    from trainer.problems import DataValidationError
+
+    epochs = {} if args.epochs is None else {"epochs": args.epochs}
+    options = TrainOptions(
+        data=args.data, seed=args.seed, sample=args.sample, quiet=args.quiet, **epochs
+    )
+    try:
+        published = train_and_publish(options, args.models_dir, args.model_name)
+    except DataValidationError as error:
+        print(error.report(limit=_REPORT_LIMIT), file=sys.stderr)
+        print("Nothing was published.", file=sys.stderr)
+        return EXIT_INVALID_DATA
+    except DataNotFoundError as error:
+        print(error, file=sys.stderr)
+        return EXIT_DATA_NOT_FOUND
+    card = published.metrics
+    recall = "  ".join(f"{c}:{r:.3f}" for c, r in card["per_class_recall"].items())
+    print(
+        f"Published {args.model_name} version {published.version} at {published.path}\n"
+        f"  test accuracy {card['accuracy']:.4f}  macro F1 {card['macro_f1']:.4f}"
+        f"  ({card['evaluated_on']})\n"
+        f"  recall per class  {recall}\n"
+        f"  rows used {card['rows']:,} of {card['rows_available']:,}"
+        f"  best epoch {card['best_epoch']}/{card['epochs_run']}"
+        f"  training {card['training_seconds']:.1f}s\n"
+        f"  data fingerprint {card['data_fingerprint']}\n"
+        f"  model card {published.path / ASSETS_EXTRA / METRICS_FILE} (and plots beside it)"
+    )
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value

@@ -1,0 +1,116 @@
+"""Fitting the model: seeded and deterministic, early stopping on the validation split."""
+
+import math
+import sys
+import time
+from dataclasses import dataclass
+from typing import TextIO
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from trainer.model import Hyperparameters, build_model
+from trainer.splits import Split
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """A fitted model (best validation weights restored) and how it got there."""
+
+    model: keras.Model
+    history: dict[str, list[float]]  # per epoch: loss, accuracy, val_loss, val_accuracy
+    best_epoch: int  # 1-based epoch whose weights the model holds
+    seconds: float
+
+    @property
+    def epochs_run(self) -> int:
+        """Epochs actually run (fewer than asked for when early stopping ended training)."""
+        return len(self.history["loss"])
+
+
+def make_deterministic(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and make TensorFlow's kernels deterministic.
+
+    Op determinism is a process-wide TensorFlow setting; it costs little for this model.
+    """
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def train(
+    split: Split,
+    epochs: int,
+    seed: int,
+    hyper: Hyperparameters,
+    progress: TextIO | None = sys.stdout,
+) -> TrainingRun:
+    """Train on `split.train`, stop early on `split.validation`; print progress unless None."""
+    make_deterministic(seed)
+    model = build_model(split.train.features, hyper)
+    steps = epochs * math.ceil(split.train.rows / hyper.batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=hyper.learning_rate / 10,
+        decay_steps=steps,
+        warmup_target=hyper.learning_rate,
+        warmup_steps=int(steps * hyper.warmup_fraction),
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=hyper.weight_decay),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_accuracy", mode="max", patience=hyper.patience, restore_best_weights=True
+    )
+    callbacks: list[keras.callbacks.Callback] = [stopper]
+    if progress is not None:
+        callbacks.append(EpochProgress(epochs, progress))
+    started = time.perf_counter()
+    fitted = model.fit(
+        split.train.features,
+        _class_index(split.train.labels),
+        validation_data=(split.validation.features, _class_index(split.validation.labels)),
+        epochs=epochs,
+        batch_size=hyper.batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=callbacks,
+    )
+    seconds = time.perf_counter() - started
+    history = {name: [float(v) for v in values] for name, values in fitted.history.items()}
+    best_epoch = int(np.argmax(history["val_accuracy"])) + 1
+    return TrainingRun(model, history, best_epoch, seconds)
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """One line per epoch: loss and accuracy on training and validation data."""
+
+    def __init__(self, epochs: int, stream: TextIO) -> None:
+        super().__init__()
+        self._epochs = epochs
+        self._stream = stream
+        self._best = -math.inf
+        self._started = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        logs = logs or {}
+        improved = logs["val_accuracy"] > self._best
+        self._best = max(self._best, logs["val_accuracy"])
+        width = len(str(self._epochs))
+        print(
+            f"epoch {epoch + 1:>{width}}/{self._epochs}"
+            f"  loss {logs['loss']:.4f}  accuracy {logs['accuracy']:.4f}"
+            f"  val_loss {logs['val_loss']:.4f}  val_accuracy {logs['val_accuracy']:.4f}"
+            f"  {time.perf_counter() - self._started:.1f}s{'  *' if improved else ''}",
+            file=self._stream,
+            flush=True,
+        )
+
+
+def _class_index(labels: np.ndarray) -> np.ndarray:
+    """Cover types 1..7 as class indices 0..6."""
+    return labels - 1
