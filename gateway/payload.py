@@ -38,6 +38,10 @@ def parse_body(body: bytes, max_instances: int) -> list[Any]:
         raise MalformedJson(
             f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from error
+    except RecursionError as error:
+        raise MalformedJson("malformed JSON: nested too deeply") from error
+    except ValueError as error:  # e.g. an integer literal over Python's 4300-digit limit
+        raise MalformedJson(f"malformed JSON: {error}") from error
     if not isinstance(document, dict):
         rule = 'the body must be a JSON object: {"instances": [...]} or one observation'
         raise InvalidInstances([Problem(None, "body", "wrong_type", rule)])

@@ -248,6 +248,8 @@ def test_malformed_json_is_400(client: httpx.Client) -> None:
         b'{"instances": [null, true, "x", 1.5, []]}',
         b"\xff\xfe\x00\x01",
         b"null",
+        b"[" * 100_000,
+        b'{"Elevation": ' + b"9" * 5000 + b"}",
         '{"soil_type": "☃", "wilderness_area": 99999999999999999999999}'.encode(),
     ],
 )

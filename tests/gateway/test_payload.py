@@ -12,7 +12,17 @@ def test_instances_list_and_bare_observation() -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [b"", b"  ", b'{"instances": [', b"{'a': 1}", b"\xff\xfe{}", b"nul"]
+    "body",
+    [
+        b"",
+        b"  ",
+        b'{"instances": [',
+        b"{'a': 1}",
+        b"\xff\xfe{}",
+        b"nul",
+        b"[" * 100_000,
+        b'{"Elevation": ' + b"9" * 5000 + b"}",
+    ],
 )
 def test_malformed_json_is_its_own_error(body: bytes) -> None:
     with pytest.raises(MalformedJson):
