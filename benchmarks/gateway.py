@@ -7,8 +7,10 @@ same prediction, then drives each with `wrk` (an external load generator; instal
 with `apt-get install -y wrk`) sending one single-instance POST per request, at
 concurrency 1 and 16. Prints p50 / p99 latency and requests/s for each, plus JSON.
 
-    .venv/bin/python benchmarks/gateway.py                      # trains a tiny model first
-    .venv/bin/python benchmarks/gateway.py --models-dir models  # or uses published versions
+    .venv/bin/python -P benchmarks/gateway.py                      # trains a tiny model first
+    .venv/bin/python -P benchmarks/gateway.py --models-dir models  # or uses published versions
+
+(`-P` keeps benchmarks/ off sys.path, where this file would shadow the gateway package.)
 
 Targets (issue 4): at concurrency 16 the gateway path serves at least the baseline's
 requests/s, and its single-instance p50 is <= 2.5 ms. The load generator shares the
