@@ -9,6 +9,7 @@ inside the graph. Inputs that cannot be stacked (different shapes in one request
 take the plain keyword call, which gives the same results.
 """
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -17,6 +18,9 @@ import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2
 
 from tfserving.errors import ServingError, code_from_number, invalid_argument
+
+# "{{function_node ...}}" prefixes and " [Op:Name] name:" suffixes of eager errors.
+_EAGER_NOISE = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:[^\]]*\]( name:\s*\S*)?")
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,8 @@ class SignatureRunner:
 def runtime_error(error: tf.errors.OpError) -> ServingError:
     """A TensorFlow runtime error with its code and the message without graph noise."""
     kept = []
-    for line in error.message.splitlines():
+    message = _EAGER_NOISE.sub("", error.message)
+    for line in message.splitlines():
         stripped = line.strip()
         if stripped.startswith("[[") or stripped.startswith("Detected at node"):
             continue
