@@ -5,6 +5,7 @@ Imports nothing heavy at module level; TensorFlow is loaded inside the handlers.
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from covertype import defaults
@@ -205,6 +206,7 @@ def run_rollback(args: argparse.Namespace) -> int:
     from trainer.release.server_config import ConfigError
     from trainer.release.serving import ModelServer, ServerError, describe
 
+    started = time.perf_counter()
     try:
         fallback, removed = plan(
             archive.versions_on_disk(args.models_dir, args.model_name), args.to
@@ -230,7 +232,10 @@ def run_rollback(args: argparse.Namespace) -> int:
         print(f"archived version {version} -> {path}")
     if result.labels_before != result.labels_after:
         print(f"labels: {result.labels_before} -> {result.labels_after}")
-    print(f"live: version {fallback}; server reports {describe(result.states)}")
+    print(
+        f"live: version {fallback}; server reports {describe(result.states)} "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
     return 0
 
 

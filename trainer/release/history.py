@@ -130,7 +130,7 @@ def render(rows: list[VersionRow]) -> str:
             ",".join(r.labels) or "-",
             f"{r.accuracy:.4f}" if r.accuracy is not None else "-",
             f"{r.latency_p50_ms:.3f}" if r.latency_p50_ms is not None else "-",
-            (r.fingerprint or "-")[:12],
+            (r.fingerprint or "-").removeprefix("sha256:")[:12],
             (r.created or "-")[:19].replace("T", " "),
             r.reason or "-",
         )

@@ -4,7 +4,6 @@ Each step prints what it did and how long it took; the run ends with a one-scree
 report. The record gets an event before every change to what is served.
 """
 
-import json
 import shutil
 import sys
 import urllib.error
@@ -14,8 +13,11 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any, TextIO
 
-from covertype.defaults import ASSETS_EXTRA, METRICS_FILE, MODEL_NAME
+from covertype.defaults import MODEL_NAME
+from trainer.publish import IncompleteCandidateError
 from trainer.release import archive, gate, server_config, transition, verify
+from trainer.release.candidates import CandidateError
+from trainer.release.measure import MeasureError
 from trainer.release.record import Event, ReleaseEvent, ReleaseRecord, new_run_id, record_path
 from trainer.release.rollback import RollbackError, rollback
 from trainer.release.serving import ModelServer, ServerError, States, describe
@@ -83,6 +85,15 @@ class ReleaseOutcome:
     states: States = field(default_factory=dict)
 
 
+_EXIT_MEANING = {
+    ExitCode.RELEASED: "released",
+    ExitCode.FAILED: "failed",
+    ExitCode.INVALID_DATA: "invalid data",
+    ExitCode.HALTED: "halted by the gate",
+    ExitCode.ROLLED_BACK: "verification failed, rolled back",
+}
+
+
 class ReleaseFailed(Exception):
     """A step failed; `exit_code` says how the run ends."""
 
@@ -100,11 +111,24 @@ def release(
         run.execute()
     except ReleaseFailed as failure:
         run.outcome.exit_code, run.outcome.error = failure.exit_code, str(failure)
-    except (ServerError, OSError, server_config.ConfigError, RollbackError) as error:
+        if failure.exit_code != ExitCode.ROLLED_BACK:  # that one is recorded step by step
+            run.record_failure(str(failure))
+    except _EXPECTED_ERRORS as error:
         run.outcome.exit_code, run.outcome.error = ExitCode.FAILED, str(error)
         run.record_failure(str(error))
     print(render_report(run.outcome, run.steps, settings), file=out, flush=True)
     return run.outcome
+
+
+_EXPECTED_ERRORS = (
+    ServerError,
+    OSError,
+    server_config.ConfigError,
+    RollbackError,
+    MeasureError,
+    CandidateError,
+    IncompleteCandidateError,
+)
 
 
 class _Run:
@@ -117,15 +141,18 @@ class _Run:
         self.record = ReleaseRecord(record_path(settings.models_dir, settings.model_name))
         self.outcome = ReleaseOutcome(run=new_run_id())
         self.server = ModelServer(settings.tfserving, settings.model_name)
-        self.candidate_dir: Path | None = None
-        self.evaluation: Any = None
+        self.validated: Any = None  # trainer.validation.ValidatedData, when data is needed
+        self.built: Any = None  # trainer.release.candidates.BuiltCandidate
 
     def execute(self) -> None:
         try:
             self.preflight()
+            if self.source.path is None or not self.settings.force:
+                self.validate()
             self.build_candidate()
             if not self.gate().allows_release:
                 self.outcome.exit_code = ExitCode.HALTED
+                self.outcome.live_after = self.outcome.live_before
                 return
             baseline = self.server.states()
             self.publish()
@@ -174,23 +201,34 @@ class _Run:
                         f"{live_dir.parent}: is --models-dir the server's base path?"
                     )
             step.say(
-                f"live version {self.outcome.live_before or 'none'} on {settings.tfserving} "
+                f"live version {_v(self.outcome.live_before)} on {settings.tfserving} "
                 f"({describe(states)}); gateway {settings.gateway} healthy"
             )
+
+    def validate(self) -> None:
+        from trainer.release import candidates
+
+        data = self.source.train.data if self.source.train is not None else self.source.data
+        with self.steps.step("validate", "find, read and validate the data") as step:
+            try:
+                self.validated = candidates.validate_data(data)
+            except candidates.InvalidData as error:
+                raise ReleaseFailed(str(error), ExitCode.INVALID_DATA) from error
+            step.say(
+                f"{self.validated.rows:,} valid rows from {self.validated.location.describe()}"
+            )
+            step.detail(f"fingerprint {self.validated.fingerprint()}")
 
     def build_candidate(self) -> None:
         from trainer.release import candidates
 
         with self.steps.step("candidate", self._candidate_what()) as step:
             if self.source.path is not None:
-                built = candidates.given(self.source.path, self.source.data, self.settings.force)
+                built = candidates.given(self.source.path, self.validated)
             else:
                 workdir = self.settings.models_dir / CANDIDATES_DIR / self.outcome.run
-                try:
-                    built = candidates.train(self.source.train, workdir)
-                except candidates.InvalidData as error:
-                    raise ReleaseFailed(str(error), ExitCode.INVALID_DATA) from error
-            self.candidate_dir, self.evaluation = built.path, built.evaluation
+                built = candidates.train(self.source.train, workdir, self.validated)
+            self.built = built
             self.outcome.candidate = self.outcome.run
             self.outcome.candidate_metrics = built.metrics
             self._event(
@@ -204,7 +242,7 @@ class _Run:
     def _candidate_what(self) -> str:
         if self.source.path is not None:
             return f"use the SavedModel in {self.source.path}"
-        return "validate data, train, evaluate and export a candidate"
+        return "train, evaluate and export a candidate outside the base path"
 
     def gate(self) -> gate.GateDecision:
         settings = self.settings
@@ -221,14 +259,16 @@ class _Run:
                     else archive.base_path(settings.models_dir, settings.model_name)
                     / str(self.outcome.live_before)
                 )
-                features, labels = self.evaluation
+                assert self.built.evaluation is not None
+                features, labels = self.built.evaluation
                 candidate, live = measure_side_by_side(
-                    self.candidate_dir,
+                    self.built.path,
                     live_dir,
                     features,
                     labels,
                     latency_requests=settings.latency_requests,
                 )
+                _check_same_rows(candidate, self.built.metrics)
                 measured = {"candidate": candidate.to_dict()}
                 if live is not None:
                     measured["live"] = live.to_dict()
@@ -236,7 +276,7 @@ class _Run:
             self.outcome.decision = decision
             self._event(
                 Event.GATE,
-                reason=decision.summary(),
+                reason=_with_reason(settings.reason, decision.summary()),
                 details={
                     **decision.to_dict(),
                     **measured,
@@ -245,6 +285,12 @@ class _Run:
                 },
             )
             step.say(decision.verdict.upper())
+            for name, values in measured.items():
+                step.detail(
+                    f"{name}: accuracy {values['accuracy']:.4f}, macro F1 {values['macro_f1']:.4f} "
+                    f"on {values['rows']} rows; p50 {values['latency_p50_ms']:.3f} ms over "
+                    f"{values['requests']} one-row requests"
+                )
             for check in decision.checks:
                 step.detail(f"{'ok ' if check.passed else 'NO '} {check.detail}")
         return decision
@@ -255,15 +301,14 @@ class _Run:
         settings = self.settings
         with self.steps.step("publish", "copy the candidate into the base path atomically") as step:
             self._event(Event.PUBLISHING, reason=self.settings.reason)
-            version = publish_version(self.candidate_dir, settings.models_dir, settings.model_name)
+            version = publish_version(self.built.path, settings.models_dir, settings.model_name)
             self.outcome.version = version
             self._event(Event.PUBLISHED, reason=self.settings.reason, version=version)
             if self.source.path is None:
                 # The trained candidate's workdir is now a duplicate of the published version.
                 shutil.rmtree(settings.models_dir / CANDIDATES_DIR / self.outcome.run)
-            step.say(
-                f"version {version} in {archive.base_path(settings.models_dir, settings.model_name)}"
-            )
+            base = archive.base_path(settings.models_dir, settings.model_name)
+            step.say(f"version {version} in {base}")
 
     def verify(self, baseline: States) -> None:
         settings = self.settings
@@ -340,6 +385,23 @@ class _Run:
             )
 
 
+# The gate's rows are the candidate's test split only if the candidate scores there
+# what its model card says (a few argmax ties may flip between Keras and the export).
+_CARD_ACCURACY_TOLERANCE = 0.005
+
+
+def _check_same_rows(candidate: gate.Measurement, card: dict[str, Any]) -> None:
+    expected = card.get("accuracy")
+    if (
+        isinstance(expected, float)
+        and abs(candidate.accuracy - expected) > _CARD_ACCURACY_TOLERANCE
+    ):
+        raise ReleaseFailed(
+            f"the gate's evaluation rows are not the candidate's test split: it scores "
+            f"{candidate.accuracy:.4f} there, its model card says {expected:.4f}"
+        )
+
+
 def _gateway_healthy(url: str) -> None:
     target = url.rstrip("/") + "/healthz"
     try:
@@ -369,7 +431,7 @@ def render_report(outcome: ReleaseOutcome, steps: Steps, settings: ReleaseSettin
             else ""
         ),
         f"gate      : {outcome.decision.summary() if outcome.decision else '-'}",
-        f"live      : before {_v(outcome.live_before)}, after {_v(outcome.live_after)}"
+        f"live      : version {_v(outcome.live_before)} before, {_v(outcome.live_after)} after"
         + (f"  [{describe(outcome.states)}]" if outcome.states else ""),
         f"steps     : {steps.timeline()}",
     ]
@@ -379,18 +441,14 @@ def render_report(outcome: ReleaseOutcome, steps: Steps, settings: ReleaseSettin
         f"record    : {record_path(settings.models_dir, settings.model_name)}",
         f"history   : covertype versions --models-dir {settings.models_dir} "
         f"--tfserving {settings.tfserving}",
-        f"exit code : {int(outcome.exit_code)} ({outcome.exit_code.name.lower().replace('_', ' ')})",
+        f"exit code : {int(outcome.exit_code)} ({_EXIT_MEANING[outcome.exit_code]})",
     ]
     return "\n".join(lines)
 
 
+def _with_reason(reason: str, outcome: str) -> str:
+    return f"{reason} ({outcome})" if reason else outcome
+
+
 def _v(version: int | None) -> str:
-    return "none" if version is None else f"version {version}"
-
-
-def read_model_card(folder: Path) -> dict[str, Any]:
-    """The `metrics.json` model card of a SavedModel folder ({} when absent)."""
-    try:
-        return json.loads((folder / ASSETS_EXTRA / METRICS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    return "none" if version is None else str(version)
