@@ -1,0 +1,1 @@
+"""Tests of the trainer: data, validation, model export, publication and the CLI."""

@@ -1,0 +1,120 @@
+"""`covertype train` end to end: publish, quiet/progress output, exit codes, determinism."""
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from covertype.cli import main
+from covertype.defaults import DATA_ENV, MODEL_NAME
+from tests.conftest import REPO_ROOT
+from tests.trainer.files import read_rows, write_kaggle
+from trainer.publish import existing_versions
+
+TINY = ("--sample", "2000", "--epochs", "1", "--seed", "0")
+
+
+def covertype(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the `covertype` command in a fresh process."""
+    return subprocess.run(
+        [sys.executable, "-m", "covertype.cli", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def weights(saved_model: Path) -> dict[str, np.ndarray]:
+    reader = tf.train.load_checkpoint(str(saved_model / "variables" / "variables"))
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+
+
+@pytest.fixture(scope="module")
+def published(train_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    models_dir = tmp_path_factory.mktemp("models")
+    args = ("train", "--data", str(train_csv), "--models-dir", str(models_dir), "--quiet")
+    return models_dir, covertype(*args, *TINY)
+
+
+def test_train_publishes_version_one_and_says_what(published: tuple[Path, Any]) -> None:
+    models_dir, result = published
+    assert result.returncode == 0, result.stderr
+    version = models_dir / MODEL_NAME / "1"
+    assert existing_versions(models_dir / MODEL_NAME) == [1]
+    out = result.stdout
+    assert f"Published covertype version 1 at {version}" in out
+    assert "test accuracy 0." in out and "macro F1 0." in out
+    assert "rows used 2,000 of 12,096" in out
+    assert f"model card {version}/assets.extra/metrics.json" in out
+    assert out.startswith("Published"), "--quiet prints the summary only"
+
+
+def test_same_seed_in_another_process_gives_the_same_weights(
+    published: tuple[Path, Any], tiny_candidate: Any
+) -> None:
+    """The CLI run and the session's tiny candidate used the same data, options and seed."""
+    models_dir, _ = published
+    ours, theirs = weights(models_dir / MODEL_NAME / "1"), weights(tiny_candidate.path)
+    assert ours.keys() == theirs.keys() and len(ours) > 10
+    for name, value in ours.items():
+        np.testing.assert_array_equal(value, theirs[name], err_msg=name)
+
+
+def test_invalid_data_exits_2_and_publishes_nothing(train_csv: Path, tmp_path: Path) -> None:
+    frame = read_rows(train_csv, 50)
+    frame.loc[4, "Slope"] = 120
+    frame.loc[9, "Cover_Type"] = 9
+    bad = write_kaggle(frame, tmp_path / "bad.csv")
+    models_dir = tmp_path / "models"
+    result = covertype("train", "--data", str(bad), "--models-dir", str(models_dir), *TINY)
+    assert result.returncode == 2
+    assert "line 6, column Slope: value 120 must be between 0 and 90" in result.stderr
+    assert "line 11, column Cover_Type: label 9 must be an integer from 1 to 7" in result.stderr
+    assert "Nothing was published." in result.stderr
+    assert not models_dir.exists() or existing_versions(models_dir / MODEL_NAME) == []
+
+
+def test_missing_data_exits_1_with_the_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    code = main(["train", "--data", str(tmp_path / "nowhere.csv"), "--models-dir", str(tmp_path)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "nowhere.csv (from --data)" in err
+    assert DATA_ENV in err and "fetch_covtype" in err
+
+
+def test_progress_shows_epochs_loss_and_accuracy(
+    train_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["train", "--data", str(train_csv), "--models-dir", str(tmp_path), "--sample", "1000"]
+    assert main([*args, "--epochs", "2", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "epoch 1/2  loss " in out and "epoch 2/2  loss " in out
+    assert "  accuracy " in out and "  val_accuracy " in out
+    assert "Published covertype version 1" in out
+
+
+def test_different_seed_gives_different_weights(
+    train_csv: Path, tmp_path: Path, tiny_candidate: Any
+) -> None:
+    args = ["train", "--data", str(train_csv), "--models-dir", str(tmp_path), "--quiet"]
+    assert main([*args, "--sample", "2000", "--epochs", "1", "--seed", "1"]) == 0
+    ours, theirs = weights(tmp_path / MODEL_NAME / "1"), weights(tiny_candidate.path)
+    assert any(not np.array_equal(ours[name], theirs[name]) for name in ours)
+
+
+@pytest.mark.parametrize("flag", ["--sample", "--epochs"])
+def test_non_positive_counts_are_usage_errors(
+    flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["train", flag, "0"])
+    assert caught.value.code == 2
+    assert "must be a positive integer" in capsys.readouterr().err
