@@ -25,7 +25,6 @@ from .manifests import (
     COMPOSE_FILE,
     GATEWAY_DOCKERFILE,
     K8S_BASE,
-    REPO,
     containers,
     find,
     instructions,
@@ -34,29 +33,6 @@ from .manifests import (
 )
 
 CHECK_TIMEOUT_SECONDS = 10
-
-
-@pytest.fixture(scope="module")
-def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A models folder with one version of a small real model, published by the trainer."""
-    from trainer.api import TrainOptions, train_and_publish
-
-    models = tmp_path_factory.mktemp("models")
-    options = TrainOptions(
-        data=REPO.parent / "shared" / "data" / "train.csv",
-        epochs=1,
-        sample=2000,
-        seed=0,
-        quiet=True,
-    )
-    train_and_publish(options, models, defaults.MODEL_NAME)
-    return models
-
-
-@pytest.fixture(scope="module")
-def model_server(models_dir: Path) -> Iterator[RunningModelServer]:
-    with start_model_server(model_base_path=models_dir / defaults.MODEL_NAME) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
