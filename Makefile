@@ -21,8 +21,12 @@ lint: install
 test: install lint
 	$(BIN)/pytest
 
+# `make demo DATA=path/to/train.csv`; by default the first file that exists of data/train.csv and the
+# test data beside the repository (../shared/data/train.csv), else the trainer's discovery order.
+DATA ?= $(firstword $(wildcard data/train.csv ../shared/data/train.csv))
+
 demo: install
-	$(BIN)/covertype demo
+	$(BIN)/covertype demo $(if $(DATA),--data $(DATA))
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

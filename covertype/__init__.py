@@ -1,3 +1,3 @@
-"""covertype: forest cover type prediction, trained with Keras and served TensorFlow Serving style."""
+"""covertype: forest cover type prediction with Keras, served the TensorFlow Serving way."""
 
 __version__ = "0.1.0"

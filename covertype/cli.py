@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "trainer.release_cli",
     "gateway.cli",
     "tfserving.cli",
+    "covertype.demo",
 )
 
 

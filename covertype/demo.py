@@ -1,0 +1,251 @@
+"""`covertype demo`: the main job end to end on one machine.
+
+Train and publish a version, start the model server and the gateway, answer a few
+real requests through both interfaces (REST via the gateway, gRPC straight to the
+model server), then keep serving until interrupted.
+"""
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from covertype import defaults
+
+DEMO_SAMPLE_ROWS = 50_000
+STARTUP_TIMEOUT_SECONDS = 120.0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `demo` subcommand."""
+    parser = subparsers.add_parser(
+        "demo",
+        help="train, serve and answer requests end to end (what `make demo` runs)",
+        description=(
+            "Train a model on the data found, publish it, start the model server and the "
+            "gateway, send real requests through REST and gRPC, and keep serving."
+        ),
+    )
+    parser.add_argument("--data", type=Path, help="training data (default: discovery order)")
+    parser.add_argument("--models-dir", type=Path, default=defaults.MODELS_DIR)
+    parser.add_argument(
+        "--sample",
+        type=int,
+        default=DEMO_SAMPLE_ROWS,
+        help=f"stratified sample of at most this many rows (default {DEMO_SAMPLE_ROWS:,}; "
+        "`covertype train` uses every row)",
+    )
+    parser.add_argument("--epochs", type=int, help="training epochs (default: the trainer's)")
+    parser.add_argument("--grpc-port", type=int, default=defaults.GRPC_PORT)
+    parser.add_argument("--rest-port", type=int, default=defaults.REST_PORT)
+    parser.add_argument("--gateway-port", type=int, default=defaults.GATEWAY_PORT)
+    parser.add_argument(
+        "--serve-seconds",
+        type=float,
+        default=0.0,
+        help="stop after this many seconds of serving (default 0: until interrupted)",
+    )
+    parser.set_defaults(handler=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Run the demo; returns the exit code."""
+    from trainer.api import TrainOptions, train_and_publish
+
+    models_dir: Path = args.models_dir.resolve()
+    step("1/4 train and publish")
+    epochs = {} if args.epochs is None else {"epochs": args.epochs}
+    options = TrainOptions(data=args.data, sample=args.sample, seed=0, **epochs)
+    published = train_and_publish(options, models_dir)
+    metrics = published.metrics
+    print(
+        f"published version {published.version} at {published.path}\n"
+        f"  test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, "
+        f"rows used {metrics.get('rows')}\n"
+        f"  model card: {published.path / defaults.ASSETS_EXTRA}"
+    )
+
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        step("2/4 start the model server")
+        grpc_target = f"{defaults.HOST}:{args.grpc_port}"
+        processes.append(
+            spawn(
+                "serve",
+                f"--port={args.grpc_port}",
+                f"--rest_api_port={args.rest_port}",
+                f"--model_name={defaults.MODEL_NAME}",
+                f"--model_base_path={models_dir / defaults.MODEL_NAME}",
+            )
+        )
+        wait_for_version(grpc_target, published.version, processes[-1])
+        print(f"model server: gRPC {grpc_target}, REST http://{defaults.HOST}:{args.rest_port}")
+
+        step("3/4 start the gateway")
+        gateway_url = f"http://{defaults.HOST}:{args.gateway_port}"
+        processes.append(
+            spawn("gateway", f"--port={args.gateway_port}", f"--tfserving={grpc_target}")
+        )
+        wait_for_ready(gateway_url, processes[-1])
+        print(f"gateway: {gateway_url} (OpenAPI docs at {gateway_url}/docs)")
+
+        step("4/4 answer requests")
+        show_rest_prediction(gateway_url)
+        show_grpc_prediction(grpc_target)
+        print_how_to_call(gateway_url, grpc_target, args.rest_port)
+        serve_until_stopped(processes, args.serve_seconds)
+    finally:
+        for process in reversed(processes):
+            stop(process)
+    return 0
+
+
+def step(title: str) -> None:
+    """Print a step heading."""
+    print(f"\n== {title}", flush=True)
+
+
+def spawn(*command: str) -> subprocess.Popen[bytes]:
+    """Start `covertype <command>` with this interpreter; its logs go to our stderr."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "covertype.cli", *command], stdout=sys.stderr, stderr=sys.stderr
+    )
+
+
+def wait_for_version(grpc_target: str, version: int, process: subprocess.Popen[bytes]) -> None:
+    """Wait until the model server reports `version` AVAILABLE."""
+    from trainer.release.serving import ModelServer, ServerError
+
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    with ModelServer(grpc_target, defaults.MODEL_NAME, rpc_timeout=2.0) as server:
+        while True:
+            ensure_running(process, "model server")
+            try:
+                server.wait_available([version], timeout=1.0)
+                return
+            except ServerError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.2)
+
+
+def wait_for_ready(gateway_url: str, process: subprocess.Popen[bytes]) -> None:
+    """Wait until the gateway's `/readyz` answers 200."""
+    import httpx
+
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        ensure_running(process, "gateway")
+        try:
+            if httpx.get(f"{gateway_url}/readyz", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"the gateway at {gateway_url} was not ready in time")
+
+
+def ensure_running(process: subprocess.Popen[bytes], name: str) -> None:
+    """Raise if `process` has exited (its log is already on stderr)."""
+    if process.poll() is not None:
+        raise RuntimeError(f"the {name} exited with code {process.returncode}; see its log above")
+
+
+SAMPLE_OBSERVATION = {
+    "Elevation": 2596,
+    "Aspect": 51,
+    "Slope": 3,
+    "Horizontal_Distance_To_Hydrology": 258,
+    "Vertical_Distance_To_Hydrology": 0,
+    "Horizontal_Distance_To_Roadways": 510,
+    "Hillshade_9am": 221,
+    "Hillshade_Noon": 232,
+    "Hillshade_3pm": 148,
+    "Horizontal_Distance_To_Fire_Points": 6279,
+    "wilderness_area": 1,
+    "soil_type": 29,
+}
+
+
+def show_rest_prediction(gateway_url: str) -> None:
+    """POST one observation to the gateway and print the answer."""
+    import httpx
+
+    response = httpx.post(f"{gateway_url}/v1/predict", json=SAMPLE_OBSERVATION, timeout=10.0)
+    response.raise_for_status()
+    print(f"REST  POST {gateway_url}/v1/predict ->")
+    print(json.dumps(response.json(), indent=2))
+
+
+def show_grpc_prediction(grpc_target: str) -> None:
+    """Call `PredictionService.Predict` on the model server with the official stubs."""
+    import grpc
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    from covertype.schema import FEATURE_COLUMNS
+
+    row = dict.fromkeys(FEATURE_COLUMNS, 0.0)
+    row.update({k: v for k, v in SAMPLE_OBSERVATION.items() if k in row})
+    row["Wilderness_Area1"] = 1.0
+    row["Soil_Type29"] = 1.0
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = defaults.MODEL_NAME
+    request.model_spec.signature_name = defaults.MATRIX_SIGNATURE
+    request.inputs[defaults.MATRIX_INPUT].CopyFrom(
+        tf.make_tensor_proto([[row[c] for c in FEATURE_COLUMNS]], dtype=tf.float32)
+    )
+    with grpc.insecure_channel(grpc_target) as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        response = stub.Predict(request, timeout=10.0)
+    cover_type = tf.make_ndarray(response.outputs[defaults.OUTPUT_COVER_TYPE]).tolist()
+    probabilities = tf.make_ndarray(response.outputs[defaults.OUTPUT_PROBABILITIES])
+    print(f"gRPC  {grpc_target} PredictionService/Predict ({defaults.MATRIX_SIGNATURE}) ->")
+    print(
+        f"  model_spec: name={response.model_spec.name} version={response.model_spec.version.value}"
+        f"\n  cover_type={cover_type} probabilities={probabilities.round(4).tolist()}"
+    )
+
+
+def print_how_to_call(gateway_url: str, grpc_target: str, rest_port: int) -> None:
+    """Print commands a user can paste to call the running stack."""
+    body = json.dumps(SAMPLE_OBSERVATION)
+    print(
+        "\nTry it:\n"
+        f"  curl -s -X POST {gateway_url}/v1/predict -H 'Content-Type: application/json' "
+        f"-d '{body}'\n"
+        f"  curl -s {gateway_url}/v1/models\n"
+        f"  curl -s http://{defaults.HOST}:{rest_port}/v1/models/{defaults.MODEL_NAME}\n"
+        f"  gRPC: tensorflow_serving.apis PredictionServiceStub on {grpc_target}\n"
+        "Publish a new version with `.venv/bin/covertype train` in another shell: "
+        "the model server picks it up with no failed request."
+    )
+
+
+def serve_until_stopped(processes: Sequence[subprocess.Popen[bytes]], seconds: float) -> None:
+    """Block until Ctrl-C / SIGTERM, `seconds` (if > 0), or a server exits."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    deadline = time.monotonic() + seconds if seconds > 0 else float("inf")
+    print("\nServing. Press Ctrl-C to stop.", flush=True)
+    try:
+        while time.monotonic() < deadline:
+            for process in processes:
+                ensure_running(process, "server")
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nstopping")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a child and wait for it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
