@@ -29,8 +29,9 @@ from trainer.data import load_table, locate_data
 from trainer.evaluation import score
 from trainer.export import ServingModule, export_saved_model
 from trainer.model import Hyperparameters
+from trainer.problems import DataValidationError, whole_file
 from trainer.publish import publish_version
-from trainer.splits import TEST_FRACTION, Rows, split, stratified_sample
+from trainer.splits import TEST_FRACTION, Rows, Split, split, stratified_sample
 from trainer.training import train
 from trainer.validation import ValidatedData, validate
 from trainer.warmup import warmup_batches, write_warmup_file
@@ -100,15 +101,16 @@ def build_candidate(
         raise ValueError(f"epochs must be at least 1, got {options.epochs}")
     started = time.perf_counter()
     out = None if options.quiet else sys.stdout
-    _say(out, "Reading and validating data ...")
-    data = load_validated_data(options.data)
+    location = locate_data(options.data)
+    if location.path is None:
+        _say(out, "Fetching the UCI set through scikit-learn (downloads once, then cached) ...")
+    _say(out, f"Reading and validating {location.describe()} ...")
+    data = validate(load_table(location))
     fingerprint = data.fingerprint()
-    _say(out, f"  {data.rows:,} valid rows ({data.layout} layout) from {data.location.describe()}")
-    _say(out, f"  fingerprint {fingerprint}")
-    rows = stratified_sample(Rows(data.features, data.labels), options.sample, options.seed)
-    if rows.rows < data.rows:
-        _say(out, f"  using a stratified sample of {rows.rows:,} rows (--sample)")
-    parts = split(rows, options.seed)
+    _say(out, f"  {data.rows:,} valid rows ({data.layout} layout), fingerprint {fingerprint}")
+    parts = _split(data, options)
+    if parts.rows < data.rows:
+        _say(out, f"  using a stratified sample of {parts.rows:,} rows (--sample)")
     sizes = ", ".join(f"{name} {count:,}" for name, count in parts.sizes().items())
     _say(out, f"Training (up to {options.epochs} epochs, seed {options.seed}): {sizes}")
     run = train(parts, options.epochs, options.seed, hyper, progress=out)
@@ -133,7 +135,7 @@ def build_candidate(
         "data_source": data.location.describe(),
         "data_layout": str(data.layout),
         "data_fingerprint": fingerprint,
-        "rows": rows.rows,
+        "rows": parts.rows,
         "rows_available": data.rows,
         "sample": options.sample,
         "split": parts.sizes(),
@@ -166,6 +168,16 @@ def train_and_publish(
         candidate = build_candidate(options, Path(workdir), model_name=model_name)
         version = publish_version(candidate.path, models_dir, model_name)
     return Published(version, Path(models_dir) / model_name / str(version), candidate.metrics)
+
+
+def _split(data: ValidatedData, options: TrainOptions) -> Split:
+    """Sample (if asked) and split; too few rows for stratified parts is a data problem."""
+    try:
+        rows = stratified_sample(Rows(data.features, data.labels), options.sample, options.seed)
+        return split(rows, options.seed)
+    except ValueError as error:
+        problem = whole_file(f"too few rows for a stratified train/validation/test split: {error}")
+        raise DataValidationError(data.location.describe(), [problem]) from error
 
 
 def _say(out: TextIO | None, message: str) -> None:

@@ -30,6 +30,11 @@ class Split:
     validation: Rows
     test: Rows
 
+    @property
+    def rows(self) -> int:
+        """Rows in all three parts together."""
+        return self.train.rows + self.validation.rows + self.test.rows
+
     def sizes(self) -> dict[str, int]:
         """Row counts per part, for the model card."""
         parts = {"train": self.train, "validation": self.validation, "test": self.test}

@@ -118,3 +118,13 @@ def test_non_positive_counts_are_usage_errors(
         main(["train", flag, "0"])
     assert caught.value.code == 2
     assert "must be a positive integer" in capsys.readouterr().err
+
+
+def test_too_few_rows_to_split_is_invalid_data(
+    train_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small = write_kaggle(read_rows(train_csv, 4), tmp_path / "small.csv")  # 1-row test part
+    code = main(["train", "--data", str(small), "--models-dir", str(tmp_path / "models")])
+    assert code == 2
+    assert "too few rows for a stratified train/validation/test split" in capsys.readouterr().err
+    assert not (tmp_path / "models").exists()
