@@ -29,6 +29,7 @@ from trainer.data import load_table, locate_data
 from trainer.evaluation import score
 from trainer.export import ServingModule, export_saved_model
 from trainer.model import Hyperparameters
+from trainer.options import DEFAULT_EPOCHS, TrainOptions
 from trainer.problems import DataValidationError, whole_file
 from trainer.publish import publish_version
 from trainer.splits import TEST_FRACTION, Rows, Split, split, stratified_sample
@@ -48,20 +49,8 @@ __all__ = [
     "train_and_publish",
 ]
 
-DEFAULT_EPOCHS = 150
 DEFAULT_HYPERPARAMETERS = Hyperparameters()
 _REPOSITORY = Path(__file__).resolve().parent.parent
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    """What to train on and for how long. `data=None` means the discovery order."""
-
-    data: Path | None = None
-    epochs: int = DEFAULT_EPOCHS  # an upper bound: early stopping on validation ends sooner
-    seed: int = 0
-    sample: int | None = None  # stratified sample of N rows before splitting; None: all rows
-    quiet: bool = False
 
 
 @dataclass(frozen=True)

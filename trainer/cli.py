@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from covertype.defaults import ASSETS_EXTRA, DATA_ENV, METRICS_FILE, MODEL_NAME, MODELS_DIR
+from trainer.options import DEFAULT_EPOCHS
 
 EXIT_DATA_NOT_FOUND = 1
 EXIT_INVALID_DATA = 2
@@ -20,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="validate data, train, evaluate and publish the next model version",
         description=(
-            "Validate the data, train the Keras model, evaluate it on a stratified 20%% test "
+            "Validate the data, train the Keras model, evaluate it on a stratified 20% test "
             "split and publish it atomically as <models-dir>/<model-name>/<N>/, N being one "
             "more than the highest existing version."
         ),
@@ -39,8 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--epochs",
         type=_positive_int,
-        help="most epochs to train; early stopping on validation usually ends sooner "
-        "(default: the library default)",
+        default=DEFAULT_EPOCHS,
+        help="most epochs to train; early stopping on validation may end sooner "
+        "(default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     parser.add_argument(
@@ -56,9 +58,8 @@ def run_train(args: argparse.Namespace) -> int:
     from trainer.data import DataNotFoundError
     from trainer.problems import DataValidationError
 
-    epochs = {} if args.epochs is None else {"epochs": args.epochs}
     options = TrainOptions(
-        data=args.data, seed=args.seed, sample=args.sample, quiet=args.quiet, **epochs
+        data=args.data, epochs=args.epochs, seed=args.seed, sample=args.sample, quiet=args.quiet
     )
     try:
         published = train_and_publish(options, args.models_dir, args.model_name)

@@ -1,0 +1,17 @@
+"""Training options (no heavy imports, so the CLI can show the defaults)."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_EPOCHS = 150
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """What to train on and for how long. `data=None` means the discovery order."""
+
+    data: Path | None = None
+    epochs: int = DEFAULT_EPOCHS  # an upper bound: early stopping on validation ends sooner
+    seed: int = 0
+    sample: int | None = None  # stratified sample of N rows before splitting; None: all rows
+    quiet: bool = False
