@@ -103,9 +103,10 @@ class ReleaseFailed(Exception):
 
 
 def release(
-    settings: ReleaseSettings, source: CandidateSource, out: TextIO = sys.stdout
+    settings: ReleaseSettings, source: CandidateSource, out: TextIO | None = None
 ) -> ReleaseOutcome:
-    """Run the whole pipeline; never raises for an expected failure (see the exit code)."""
+    """Run the whole pipeline, printing to `out` (default stdout); see the exit code."""
+    out = out or sys.stdout
     run = _Run(settings, source, out)
     try:
         run.execute()
