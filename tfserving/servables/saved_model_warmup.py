@@ -3,12 +3,14 @@
 The file is a TFRecord of `tensorflow.serving.PredictionLog`s, as in TF Serving
 (predict, classify, regress and multi-inference logs). Each logged request runs
 `num_request_iterations` times through the bundle's session (batching included),
-so the first real request finds everything traced and warm. Any failure fails
-the load. At most 1000 records are allowed.
+so the first real request finds everything traced and warm, and once through a
+TF1 Session the way TF Serving runs it (see session_check). Any failure fails the
+load. At most 1000 records are allowed.
 """
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import grpc
 import tensorflow as tf
@@ -25,6 +27,7 @@ from tfserving.servables.classification_regression import (
 )
 from tfserving.servables.predict_util import run_predict
 from tfserving.servables.saved_model_bundle import SavedModelBundle
+from tfserving.servables.session_check import check_runs_in_session
 from tfserving.servables.signature_runner import runtime_error
 
 MAX_NUM_RECORDS = 1000
@@ -40,27 +43,30 @@ def run_saved_model_warmup(
     started = time.monotonic()
     status = "OK"
     try:
-        records = _replay(bundle, path, max(num_request_iterations, 1))
+        logs = read_warmup_logs(path)
+        for log in logs:
+            replay = _replayer(log, path)
+            for _ in range(max(num_request_iterations, 1)):
+                replay(bundle)
+        check_runs_in_session(bundle.path, logs)
     except ServingError as error:
         status = error.code.name
         raise
     finally:
         metrics.observe_warmup(str(bundle.path), status, (time.monotonic() - started) * 1e6)
-    return records
+    return len(logs)
 
 
-def _replay(bundle: SavedModelBundle, path: object, iterations: int) -> int:
-    records = 0
+def read_warmup_logs(path: Path) -> list[prediction_log_pb2.PredictionLog]:
+    """The PredictionLogs of a warmup file (TFRecord), at most MAX_NUM_RECORDS."""
+    logs = []
     try:
         for record in tf.data.TFRecordDataset(str(path)):
-            records += 1
-            if records > MAX_NUM_RECORDS:
+            if len(logs) == MAX_NUM_RECORDS:
                 raise invalid_argument(
                     f"Number of warmup records exceeds the maximum ({MAX_NUM_RECORDS}) at {path}"
                 )
-            replay = _replayer(_parse(record.numpy(), path), path)
-            for _ in range(iterations):
-                replay(bundle)
+            logs.append(_parse(record.numpy(), path))
     except tf.errors.DataLossError as error:
         raise ServingError(
             grpc.StatusCode.DATA_LOSS,
@@ -69,7 +75,7 @@ def _replay(bundle: SavedModelBundle, path: object, iterations: int) -> int:
         ) from error
     except tf.errors.OpError as error:
         raise runtime_error(error) from error
-    return records
+    return logs
 
 
 def _replayer(
