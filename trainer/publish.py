@@ -82,12 +82,14 @@ def publish_version(candidate_path: Path, models_dir: Path, model_name: str = MO
         os.chmod(staging, _VERSION_MODE)
         _sync_tree(staging)
         with _publish_lock(model_dir):
+            version = next_version(model_dir)
             while True:
-                version = next_version(model_dir)
                 try:
                     rename_noreplace(staging, model_dir / str(version))
                 except FileExistsError:
-                    continue  # someone outside the lock took this number: try the next one
+                    # Taken by a writer outside the lock, or by a file with a numeric name.
+                    version = max(version + 1, next_version(model_dir))
+                    continue
                 _fsync_dir(model_dir)
                 return version
     finally:

@@ -38,6 +38,8 @@ def test_numbers_start_at_one_and_follow_the_highest(tiny_candidate: Any, tmp_pa
     (model_dir / "5000").write_text("a file, not a version")
     assert publish_version(tiny_candidate.path, tmp_path) == 42
     assert existing_versions(model_dir) == [1, 2, 41, 42]
+    (model_dir / "43").write_text("a file whose name is the next number")
+    assert publish_version(tiny_candidate.path, tmp_path) == 44
 
 
 def test_published_folder_is_a_complete_copy(tiny_candidate: Any, tmp_path: Path) -> None:
