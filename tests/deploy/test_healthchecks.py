@@ -12,15 +12,15 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from covertype import defaults
 from tests.support.gateway import RunningGateway, start_gateway
-from tests.support.model_server import RunningModelServer, start_model_server
+from tests.support.model_server import RunningModelServer
 from tests.support.ports import free_port
 
+from .conftest import UNPUBLISHED_MODEL
 from .manifests import (
     COMPOSE_FILE,
     GATEWAY_DOCKERFILE,
@@ -92,11 +92,10 @@ def test_tfserving_check_fails_for_a_model_the_server_does_not_have(
     assert run(tfserving_check(port_of(model_server.rest_url), "no_such_model")) != 0
 
 
-def test_tfserving_check_fails_while_no_version_is_available(tmp_path: Path) -> None:
-    empty_base_path = tmp_path / defaults.MODEL_NAME
-    empty_base_path.mkdir()
-    with start_model_server(model_base_path=empty_base_path, wait_for_available=False) as server:
-        assert run(tfserving_check(port_of(server.rest_url))) != 0
+def test_tfserving_check_fails_while_no_version_is_available(
+    model_server: RunningModelServer,
+) -> None:
+    assert run(tfserving_check(port_of(model_server.rest_url), UNPUBLISHED_MODEL)) != 0
 
 
 def test_tfserving_check_fails_when_nothing_listens() -> None:
