@@ -5,6 +5,7 @@ outside any models directory; `publish_version` makes it the next numbered versi
 atomically; `train_and_publish` does both.
 """
 
+import math
 import sys
 import tempfile
 import time
@@ -33,7 +34,7 @@ from trainer.options import DEFAULT_EPOCHS, TrainOptions
 from trainer.problems import DataValidationError, whole_file
 from trainer.publish import publish_version
 from trainer.splits import TEST_FRACTION, Rows, Split, split, stratified_sample
-from trainer.training import train
+from trainer.training import TrainingRun, train
 from trainer.validation import ValidatedData, validate
 from trainer.warmup import warmup_batches, write_warmup_file
 
@@ -90,16 +91,7 @@ def build_candidate(
         raise ValueError(f"epochs must be at least 1, got {options.epochs}")
     started = time.perf_counter()
     out = None if options.quiet else sys.stdout
-    location = locate_data(options.data)
-    if location.path is None:
-        _say(out, "Fetching the UCI set through scikit-learn (downloads once, then cached) ...")
-    _say(out, f"Reading and validating {location.describe()} ...")
-    data = validate(load_table(location))
-    fingerprint = data.fingerprint()
-    _say(out, f"  {data.rows:,} valid rows ({data.layout} layout), fingerprint {fingerprint}")
-    parts = _split(data, options)
-    if parts.rows < data.rows:
-        _say(out, f"  using a stratified sample of {parts.rows:,} rows (--sample)")
+    data, parts = _prepare(options, out)
     sizes = ", ".join(f"{name} {count:,}" for name, count in parts.sizes().items())
     _say(out, f"Training (up to {options.epochs} epochs, seed {options.seed}): {sizes}")
     run = train(parts, options.epochs, options.seed, hyper, progress=out)
@@ -119,29 +111,9 @@ def build_candidate(
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         **metrics,
         "evaluated_on": f"stratified {TEST_FRACTION:.0%} test split, {parts.test.rows} rows",
-        "validation_accuracy": run.history["val_accuracy"][run.best_epoch - 1],
-        "class_names": {str(number): name for number, name in CLASS_NAMES.items()},
-        "data_source": data.location.describe(),
-        "data_layout": str(data.layout),
-        "data_fingerprint": fingerprint,
-        "rows": parts.rows,
-        "rows_available": data.rows,
-        "sample": options.sample,
-        "split": parts.sizes(),
-        "parameters": {
-            **hyper.as_dict(),
-            "epochs": options.epochs,
-            "trainable_parameters": sum(int(w.numpy().size) for w in run.model.trainable_weights),
-        },
-        "epochs_run": run.epochs_run,
-        "best_epoch": run.best_epoch,
-        "seed": options.seed,
-        "training_seconds": round(run.seconds, 2),
-        "total_seconds": round(time.perf_counter() - started, 2),
-        "tensorflow_version": tf.__version__,
-        "keras_version": keras.__version__,
-        "git_commit": git_commit(_REPOSITORY),
-        "feature_ranges": feature_ranges(parts.train.features),
+        **_provenance(data, parts, options),
+        **_training_facts(run, hyper, options),
+        "build_seconds": round(time.perf_counter() - started, 2),
         "plots": {"confusion_matrix": CONFUSION_MATRIX_PLOT, "training_curve": TRAINING_CURVE_PLOT},
     }
     write_card(extra, card, run.history)
@@ -159,14 +131,56 @@ def train_and_publish(
     return Published(version, Path(models_dir) / model_name / str(version), candidate.metrics)
 
 
-def _split(data: ValidatedData, options: TrainOptions) -> Split:
-    """Sample (if asked) and split; too few rows for stratified parts is a data problem."""
+def _prepare(options: TrainOptions, out: TextIO | None) -> tuple[ValidatedData, Split]:
+    """Find, read and validate the data, then sample (if asked) and split it."""
+    location = locate_data(options.data)
+    if location.path is None:
+        _say(out, "Fetching the UCI set through scikit-learn (downloads once, then cached) ...")
+    _say(out, f"Reading and validating {location.describe()} ...")
+    data = validate(load_table(location))
+    _say(out, f"  {data.rows:,} valid rows ({data.layout} layout)")
     try:
         rows = stratified_sample(Rows(data.features, data.labels), options.sample, options.seed)
-        return split(rows, options.seed)
+        parts = split(rows, options.seed)
     except ValueError as error:
         problem = whole_file(f"too few rows for a stratified train/validation/test split: {error}")
         raise DataValidationError(data.location.describe(), [problem]) from error
+    if parts.rows < data.rows:
+        _say(out, f"  using a stratified sample of {parts.rows:,} rows (--sample)")
+    return data, parts
+
+
+def _provenance(data: ValidatedData, parts: Split, options: TrainOptions) -> dict[str, Any]:
+    """Where the model came from: data, rows, code."""
+    return {
+        "class_names": {str(number): name for number, name in CLASS_NAMES.items()},
+        "data_source": data.location.describe(),
+        "data_layout": str(data.layout),
+        "data_fingerprint": data.fingerprint(),
+        "rows": parts.rows,
+        "rows_available": data.rows,
+        "sample": options.sample,
+        "split": parts.sizes(),
+        "feature_ranges": feature_ranges(parts.train.features),
+        "tensorflow_version": tf.__version__,
+        "keras_version": keras.__version__,
+        "git_commit": git_commit(_REPOSITORY),
+    }
+
+
+def _training_facts(
+    run: TrainingRun, hyper: Hyperparameters, options: TrainOptions
+) -> dict[str, Any]:
+    """How the model was trained: parameters, seed, epochs, time."""
+    weights = sum(math.prod(weight.shape) for weight in run.model.trainable_weights)
+    return {
+        "parameters": {**hyper.as_dict(), "epochs": options.epochs, "trainable_weights": weights},
+        "seed": options.seed,
+        "epochs_run": run.epochs_run,
+        "best_epoch": run.best_epoch,
+        "validation_accuracy": run.history["val_accuracy"][run.best_epoch - 1],
+        "training_seconds": round(run.seconds, 2),
+    }
 
 
 def _say(out: TextIO | None, message: str) -> None:

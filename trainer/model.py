@@ -39,6 +39,7 @@ class Hyperparameters:
     batch_size: int = 512
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
     warmup_fraction: float = 0.05  # share of all steps spent warming the learning rate up
     patience: int = 30  # epochs without a better validation accuracy before stopping
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_EPOCHS = 150
+DEFAULT_EPOCHS = 120
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from covertype.schema import NUM_CLASSES
 from trainer.model import Hyperparameters, build_model
 from trainer.splits import Split
 
@@ -57,8 +58,8 @@ def train(
     )
     model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=hyper.weight_decay),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=hyper.label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
     stopper = keras.callbacks.EarlyStopping(
         monitor="val_accuracy", mode="max", patience=hyper.patience, restore_best_weights=True
@@ -69,8 +70,8 @@ def train(
     started = time.perf_counter()
     fitted = model.fit(
         split.train.features,
-        _class_index(split.train.labels),
-        validation_data=(split.validation.features, _class_index(split.validation.labels)),
+        _one_hot(split.train.labels),
+        validation_data=(split.validation.features, _one_hot(split.validation.labels)),
         epochs=epochs,
         batch_size=hyper.batch_size,
         shuffle=True,
@@ -111,6 +112,6 @@ class EpochProgress(keras.callbacks.Callback):
         )
 
 
-def _class_index(labels: np.ndarray) -> np.ndarray:
-    """Cover types 1..7 as class indices 0..6."""
-    return labels - 1
+def _one_hot(labels: np.ndarray) -> np.ndarray:
+    """Cover types 1..7 as one-hot rows (column i for cover type i + 1)."""
+    return keras.utils.to_categorical(labels - 1, NUM_CLASSES)
