@@ -7,6 +7,7 @@ import pytest
 
 from covertype import defaults
 from tests.conftest import PublishTiny
+from tests.support.gateway import RunningGateway, start_gateway
 from tests.support.model_server import RunningModelServer, start_model_server
 
 # A second model in the server's config whose base path has no version yet.
@@ -38,3 +39,10 @@ def model_server(models_dir: Path) -> Iterator[RunningModelServer]:
     )
     with start_model_server(model_config_file=config) as server:
         yield server
+
+
+@pytest.fixture(scope="package")
+def gateway(model_server: RunningModelServer) -> Iterator[RunningGateway]:
+    """`covertype gateway` on a free loopback port in front of that model server."""
+    with start_gateway(model_server.grpc_target) as running:
+        yield running

@@ -11,9 +11,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-
-import pytest
 
 from covertype import defaults
 from tests.support.gateway import RunningGateway, start_gateway
@@ -33,12 +30,6 @@ from .manifests import (
 )
 
 CHECK_TIMEOUT_SECONDS = 10
-
-
-@pytest.fixture(scope="module")
-def gateway(model_server: RunningModelServer) -> Iterator[RunningGateway]:
-    with start_gateway(model_server.grpc_target) as running:
-        yield running
 
 
 def port_of(url: str) -> int:
