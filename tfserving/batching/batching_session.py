@@ -102,8 +102,8 @@ class BatchingSession:
     ) -> BatchQueue:
         key = (
             signature_name,
-            tuple(sorted((n, a.dtype.str, a.shape[1:]) for n, a in inputs.items())),
             tuple(output_names),
+            tuple(sorted((n, a.dtype.num, a.shape[1:]) for n, a in inputs.items())),
         )
         queue = self._queues.get(key)
         if queue is None:

@@ -47,19 +47,27 @@ logger = logging.getLogger(__name__)
 _GRPC_OPTIONS = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
 
 
+# What --tensorflow_{intra,inter}_op_parallelism=0 (auto) means for the local server.
+AUTO_THREADS = 1
+
+
 class StartupError(Exception):
     """The server could not start (bad flags or config, a port in use, a model failing)."""
 
 
 def configure_tensorflow_threads(intra_op: int, inter_op: int) -> None:
-    """Apply --tensorflow_{intra,inter}_op_parallelism; 0 leaves TensorFlow's automatic choice."""
+    """Apply --tensorflow_{intra,inter}_op_parallelism.
+
+    0 means auto-configure. The local server's choice is one thread for each: its
+    requests (or batches) already run in parallel on the gRPC and batch threads, and
+    TensorFlow's own pools spinning between the small ops of a small model cost more
+    CPU than they save (measured with benchmarks/model_server.py).
+    """
     import tensorflow as tf
 
     try:
-        if intra_op > 0:
-            tf.config.threading.set_intra_op_parallelism_threads(intra_op)
-        if inter_op > 0:
-            tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op or AUTO_THREADS)
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op or AUTO_THREADS)
     except RuntimeError as error:
         raise StartupError(f"cannot set TensorFlow thread pools: {error}") from error
 
