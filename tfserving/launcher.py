@@ -65,6 +65,8 @@ def run_local(args: argparse.Namespace) -> int:
         print(f"TensorFlow ModelServer: {local_version()}")
         print(f"TensorFlow Library: {importlib.metadata.version('tensorflow')}")
         return 0
+    # TensorFlow's C++ INFO and WARNING lines are not JSON; errors still show.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     configure_logging()
     from tfserving.model_servers.server import Server, StartupError
 

@@ -33,7 +33,12 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    """Send the server's logs to stderr as JSON lines (idempotent)."""
+    """Send the server's logs to stderr as JSON lines (idempotent).
+
+    TensorFlow's own Python warnings (e.g. that the TF1 loader, used on purpose to
+    check versions the way TF Serving loads them, is deprecated) are silenced.
+    """
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logger = logging.getLogger(ROOT_LOGGER)
     logger.setLevel(level)
     logger.propagate = False
