@@ -88,7 +88,6 @@ def test_loads_an_aspired_version(
     eventually(lambda: state(monitor, 1) is ManagerState.AVAILABLE)
     assert latest(manager) == "servable-1"
     assert manager.get_servable(ServableRequest.specific("m", 1)) == "servable-1"
-    assert manager.available_versions("m") == [1]
 
 
 def test_a_new_version_is_loaded_before_the_old_one_is_unloaded(

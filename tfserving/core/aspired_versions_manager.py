@@ -114,10 +114,6 @@ class AspiredVersionsManager:
             raise not_found(f"Servable not found for request: {request}")
         return servable
 
-    def available_versions(self, name: str) -> list[int]:
-        """The READY versions of `name`, ascending."""
-        return sorted(self._serving.versions.get(name, {}))
-
     def aspired_versions(self, name: str) -> list[int]:
         """The versions of `name` currently aspired, ascending."""
         with self._lock:
