@@ -179,6 +179,7 @@ def _training_facts(
         "epochs_run": run.epochs_run,
         "best_epoch": run.best_epoch,
         "validation_accuracy": run.history["val_accuracy"][run.best_epoch - 1],
+        "validation_loss": run.history["val_loss"][run.best_epoch - 1],
         "training_seconds": round(run.seconds, 2),
     }
 

@@ -41,7 +41,8 @@ class Hyperparameters:
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
     warmup_fraction: float = 0.05  # share of all steps spent warming the learning rate up
-    patience: int = 30  # epochs without a better validation accuracy before stopping
+    monitor: str = "val_accuracy"  # what early stopping watches: val_accuracy or val_loss
+    patience: int = 30  # epochs without a better monitored value before stopping
 
     def as_dict(self) -> dict[str, object]:
         """Plain JSON-ready values, for the model card."""

@@ -50,11 +50,12 @@ def train(
     make_deterministic(seed)
     model = build_model(split.train.features, hyper)
     steps = epochs * math.ceil(split.train.rows / hyper.batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(
+    warmup = int(steps * hyper.warmup_fraction)
+    schedule = keras.optimizers.schedules.CosineDecay(  # warm up, then decay to 0 at the end
         initial_learning_rate=hyper.learning_rate / 10,
-        decay_steps=steps,
+        decay_steps=steps - warmup,
         warmup_target=hyper.learning_rate,
-        warmup_steps=int(steps * hyper.warmup_fraction),
+        warmup_steps=warmup,
     )
     model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=hyper.weight_decay),
@@ -62,11 +63,14 @@ def train(
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
     stopper = keras.callbacks.EarlyStopping(
-        monitor="val_accuracy", mode="max", patience=hyper.patience, restore_best_weights=True
+        monitor=hyper.monitor,
+        mode=_mode(hyper.monitor),
+        patience=hyper.patience,
+        restore_best_weights=True,
     )
     callbacks: list[keras.callbacks.Callback] = [stopper]
     if progress is not None:
-        callbacks.append(EpochProgress(epochs, progress))
+        callbacks.append(EpochProgress(epochs, hyper, progress))
     started = time.perf_counter()
     fitted = model.fit(
         split.train.features,
@@ -80,16 +84,23 @@ def train(
     )
     seconds = time.perf_counter() - started
     history = {name: [float(v) for v in values] for name, values in fitted.history.items()}
-    best_epoch = int(np.argmax(history["val_accuracy"])) + 1
+    watched = np.array(history[hyper.monitor])
+    best = np.argmax(watched) if _mode(hyper.monitor) == "max" else np.argmin(watched)
+    best_epoch = int(best) + 1
     return TrainingRun(model, history, best_epoch, seconds)
 
 
 class EpochProgress(keras.callbacks.Callback):
-    """One line per epoch: loss and accuracy on training and validation data."""
+    """One line per epoch: loss and accuracy on training and validation data.
 
-    def __init__(self, epochs: int, stream: TextIO) -> None:
+    A `*` marks an epoch whose weights early stopping keeps as the best so far.
+    """
+
+    def __init__(self, epochs: int, hyper: Hyperparameters, stream: TextIO) -> None:
         super().__init__()
         self._epochs = epochs
+        self._monitor = hyper.monitor
+        self._sign = 1.0 if _mode(hyper.monitor) == "max" else -1.0
         self._stream = stream
         self._best = -math.inf
         self._started = 0.0
@@ -99,8 +110,10 @@ class EpochProgress(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         logs = logs or {}
-        improved = logs["val_accuracy"] > self._best
-        self._best = max(self._best, logs["val_accuracy"])
+        value = self._sign * logs[self._monitor]
+        improved = value > self._best
+        if improved:
+            self._best = value
         width = len(str(self._epochs))
         print(
             f"epoch {epoch + 1:>{width}}/{self._epochs}"
@@ -110,6 +123,11 @@ class EpochProgress(keras.callbacks.Callback):
             file=self._stream,
             flush=True,
         )
+
+
+def _mode(monitor: str) -> str:
+    """Whether a larger ("max") or smaller ("min") value of `monitor` is better."""
+    return "min" if monitor.endswith("loss") else "max"
 
 
 def _one_hot(labels: np.ndarray) -> np.ndarray:
