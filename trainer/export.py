@@ -57,9 +57,15 @@ class ServingModule(tf.Module):
 
 
 def export_saved_model(module: ServingModule, path: Path) -> None:
-    """Write `module` as a SavedModel at `path` (which must not exist yet)."""
-    signatures = {
-        DEFAULT_SIGNATURE: module.serve.get_concrete_function(),
-        MATRIX_SIGNATURE: module.predict_matrix.get_concrete_function(),
-    }
-    tf.saved_model.save(module, str(path), signatures=signatures)
+    """Write `module` as a SavedModel at `path` (which must not exist yet).
+
+    Written through Keras' `ExportArchive`, which tracks the Keras 3 variables so that
+    TensorFlow Serving's TF1 loader can restore them; a plain `tf.saved_model.save` of a
+    `tf.Module` holding a Keras 3 model loads in TF2 but fails in TF Serving with
+    "Could not find variable".
+    """
+    archive = keras.export.ExportArchive()
+    archive.track(module.model)
+    archive.add_endpoint(DEFAULT_SIGNATURE, module.serve, input_signature=[_NAMED_INPUTS])
+    archive.add_endpoint(MATRIX_SIGNATURE, module.predict_matrix, input_signature=[_MATRIX_INPUT])
+    archive.write_out(str(path), verbose=False)
