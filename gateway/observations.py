@@ -136,7 +136,7 @@ def _pydantic_problem(error: Any) -> Problem:
         )
     type_phrase, domain = _expected(field)
     if kind == "missing":
-        return Problem(index, field, "missing_feature", f"required: {type_phrase} that {domain}")
+        return Problem(index, field, "missing_feature", f"required ({type_phrase}; {domain})")
     if kind in _DOMAIN_ERRORS:
         return Problem(index, field, "out_of_domain", f"{domain} (got {error['input']!r})")
     if kind.endswith("_type") or kind.endswith("_parsing"):

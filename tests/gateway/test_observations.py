@@ -92,7 +92,7 @@ def test_every_problem_of_every_instance_is_listed_with_its_rule() -> None:
     by_field = {(p.instance, p.field): p.rule for p in problems}
     assert by_field[(0, "Elevation")] == "must be between 0 and 8849 (got 9000)"
     assert by_field[(0, "Aspect")] == "must be a number (got a string)"
-    assert by_field[(0, "Slope")] == "required: a number that must be between 0 and 90"
+    assert by_field[(0, "Slope")] == "required (a number; must be between 0 and 90)"
     assert "Soil_Type3, Soil_Type29" in by_field[(1, "Soil_Type")]
     assert by_field[(3, "soil_type")] == "must be between 1 and 40 (got 41)"
     assert by_field[(3, "wilderness_area")] == "must be an integer (got a boolean)"
