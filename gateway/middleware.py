@@ -79,7 +79,11 @@ class RequestContextMiddleware:
 
     def _record(self, scope: Scope, request_id: str, status: int, seconds: float) -> None:
         route = scope.get("route")
-        template = getattr(route, "path", UNMATCHED_ROUTE)
+        template = getattr(route, "path", None)
+        if template is None:
+            # FastAPI names only its API routes in the scope; the docs routes answer
+            # on fixed paths, anything else unmatched (bounded label values).
+            template = scope["path"] if status < 400 else UNMATCHED_ROUTE
         self.metrics.observe_request(template, scope["method"], status, seconds)
         state = scope["state"]
         _access_log.info(
