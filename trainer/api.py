@@ -90,6 +90,7 @@ def build_candidate(
     if options.epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {options.epochs}")
     started = time.perf_counter()
+    commit = git_commit(_REPOSITORY)  # before anything slow, to match the code that runs
     out = None if options.quiet else sys.stdout
     data, parts = _prepare(options, out)
     sizes = ", ".join(f"{name} {count:,}" for name, count in parts.sizes().items())
@@ -112,6 +113,7 @@ def build_candidate(
         **metrics,
         "evaluated_on": f"stratified {TEST_FRACTION:.0%} test split, {parts.test.rows} rows",
         **_provenance(data, parts, options),
+        "git_commit": commit,
         **_training_facts(run, hyper, options),
         "build_seconds": round(time.perf_counter() - started, 2),
         "plots": {"confusion_matrix": CONFUSION_MATRIX_PLOT, "training_curve": TRAINING_CURVE_PLOT},
@@ -151,7 +153,7 @@ def _prepare(options: TrainOptions, out: TextIO | None) -> tuple[ValidatedData, 
 
 
 def _provenance(data: ValidatedData, parts: Split, options: TrainOptions) -> dict[str, Any]:
-    """Where the model came from: data, rows, code."""
+    """Where the model came from: data, rows, libraries."""
     return {
         "class_names": {str(number): name for number, name in CLASS_NAMES.items()},
         "data_source": data.location.describe(),
@@ -164,7 +166,6 @@ def _provenance(data: ValidatedData, parts: Split, options: TrainOptions) -> dic
         "feature_ranges": feature_ranges(parts.train.features),
         "tensorflow_version": tf.__version__,
         "keras_version": keras.__version__,
-        "git_commit": git_commit(_REPOSITORY),
     }
 
 
