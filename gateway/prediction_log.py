@@ -1,9 +1,11 @@
 """The prediction log: one JSON line per prediction, written off the request path.
 
-The request path only puts a small record on an in-memory queue; a background
-thread (the standard library's `QueueListener`) turns it into JSON lines and writes
-them through a `RotatingFileHandler`, which rotates the file by size. Closing the
-log drains the queue before the file is closed, so a clean shutdown loses no line.
+The request path only appends a small entry (references, no serialisation) to an
+in-memory deque and never wakes anything up. A background thread wakes every
+`flush_seconds`, drains the deque, turns the entries into JSON lines and writes them
+through the standard library's `RotatingFileHandler`, which rotates the file by
+size. Closing the log drains the deque before the file is closed, so a clean
+shutdown loses no line; a crash loses at most the last `flush_seconds`.
 
 Each line holds: `time` (UTC, ISO 8601), `request_id`, `model_name`,
 `model_version`, `index` (the instance's position in its request), `instance`
@@ -13,20 +15,22 @@ Each line holds: `time` (UTC, ISO 8601), `request_id`, `model_name`,
 
 import json
 import logging
-import queue
+import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from logging.handlers import QueueListener, RotatingFileHandler
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 from covertype.schema import FEATURE_COLUMNS
 
 _LOGGER_NAME = "covertype.predictions"
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 DEFAULT_BACKUPS = 5
+DEFAULT_FLUSH_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -40,12 +44,15 @@ class PredictionLogSettings:
     path: Path | None = None
     max_bytes: int = DEFAULT_MAX_BYTES
     backups: int = DEFAULT_BACKUPS
+    flush_seconds: float = DEFAULT_FLUSH_SECONDS
 
     def __post_init__(self) -> None:
         if self.max_bytes < 0:
             raise ValueError(f"prediction log max_bytes must be >= 0, got {self.max_bytes}")
         if self.backups < 0:
             raise ValueError(f"prediction log backups must be >= 0, got {self.backups}")
+        if not self.flush_seconds > 0:
+            raise ValueError(f"prediction log flush_seconds must be > 0, got {self.flush_seconds}")
 
 
 @dataclass(frozen=True)
@@ -99,9 +106,11 @@ class PredictionLog:
 
     def __init__(self, settings: PredictionLogSettings) -> None:
         self.settings = settings
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        # deque.append and popleft are atomic: the request path needs no lock.
+        self._pending: deque[_Entry] = deque()
         self._handler: RotatingFileHandler | None = None
-        self._listener: QueueListener | None = None
+        self._writer: threading.Thread | None = None
+        self._stop = threading.Event()
 
     @property
     def enabled(self) -> bool:
@@ -110,7 +119,7 @@ class PredictionLog:
 
     def start(self) -> None:
         """Open the file and start the writer thread (nothing to do when disabled)."""
-        if not self.enabled or self._listener is not None:
+        if not self.enabled or self._writer is not None:
             return
         path = self.settings.path
         assert path is not None
@@ -123,8 +132,9 @@ class PredictionLog:
         )
         handler.setFormatter(_JsonLinesFormatter())
         self._handler = handler
-        self._listener = QueueListener(self._queue, handler)
-        self._listener.start()
+        self._stop.clear()
+        self._writer = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._writer.start()
 
     def log(
         self,
@@ -142,32 +152,49 @@ class PredictionLog:
         `features` holds one row of 54 values per instance, in the canonical column
         order of `covertype.schema.FEATURE_COLUMNS`.
         """
-        if self._listener is None:
+        if self._writer is None:
             if self.enabled:
                 raise RuntimeError("the prediction log is not started (or already closed)")
             return
-        entry = _Entry(
-            time.time(),
-            request_id,
-            model_name,
-            model_version,
-            features,
-            cover_types,
-            probabilities,
-            latency_ms,
+        self._pending.append(
+            _Entry(
+                time.time(),
+                request_id,
+                model_name,
+                model_version,
+                features,
+                cover_types,
+                probabilities,
+                latency_ms,
+            )
         )
-        record = logging.LogRecord(_LOGGER_NAME, logging.INFO, "", 0, entry, None, None)
-        self._queue.put(record)
 
     def close(self) -> None:
         """Write every queued line, then close the file (idempotent)."""
-        if self._listener is None:
+        if self._writer is None:
             return
-        self._listener.stop()
-        self._listener = None
+        self._stop.set()
+        self._writer.join()
+        self._writer = None
         assert self._handler is not None
+        self._drain(self._handler)  # entries logged while the writer was finishing
         self._handler.close()
         self._handler = None
+
+    def _run(self) -> None:
+        handler = self._handler
+        assert handler is not None
+        while not self._stop.wait(self.settings.flush_seconds):
+            self._drain(handler)
+        self._drain(handler)
+
+    def _drain(self, handler: RotatingFileHandler) -> None:
+        while True:
+            try:
+                entry = self._pending.popleft()
+            except IndexError:
+                return
+            handler.handle(logging.LogRecord(_LOGGER_NAME, logging.INFO, "", 0, entry, None, None))
 
     def __enter__(self) -> Self:
         self.start()

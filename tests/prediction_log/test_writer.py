@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,16 @@ def test_close_writes_every_queued_line_from_many_threads(tmp_path: Path) -> Non
     assert set(ids) == {f"req-{k * 1000 + n}" for k in range(4) for n in range(500)}
 
 
+def test_lines_reach_the_file_within_the_flush_interval(tmp_path: Path) -> None:
+    path = tmp_path / "predictions.jsonl"
+    with PredictionLog(PredictionLogSettings(path=path, flush_seconds=0.05)) as log:
+        _log_request(log, 7)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not path.read_text():
+            time.sleep(0.01)
+        assert [line["request_id"] for line in _lines([path])] == ["req-7"]
+
+
 def test_rotates_by_size_without_losing_lines(tmp_path: Path) -> None:
     path = tmp_path / "predictions.jsonl"
     settings = PredictionLogSettings(path=path, max_bytes=20_000, backups=50)
@@ -124,3 +135,5 @@ def test_bad_settings_name_the_rule(tmp_path: Path) -> None:
         PredictionLogSettings(path=tmp_path / "p.jsonl", max_bytes=-1)
     with pytest.raises(ValueError, match="backups must be >= 0"):
         PredictionLogSettings(path=tmp_path / "p.jsonl", backups=-1)
+    with pytest.raises(ValueError, match="flush_seconds must be > 0"):
+        PredictionLogSettings(path=tmp_path / "p.jsonl", flush_seconds=0)
