@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -148,10 +149,14 @@ def test_model_card_holds_real_numbers(card: dict[str, Any], train_csv: Path) ->
     assert card["parameters"]["trainable_weights"] > 1000
     assert card["training_seconds"] > 0
     assert card["tensorflow_version"] == tf.__version__
-    head = subprocess.run(
-        ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
-    )
-    assert card["git_commit"] == (head.stdout.strip() if head.returncode == 0 else None)
+    in_git = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse"], capture_output=True)
+    if in_git.returncode != 0:
+        assert card["git_commit"] is None
+    else:  # a commit of this repository (HEAD may have moved on since the build)
+        commit = card["git_commit"]
+        assert re.fullmatch(r"[0-9a-f]{40}", commit)
+        exists = ["git", "-C", str(REPO_ROOT), "cat-file", "-e", f"{commit}^{{commit}}"]
+        assert subprocess.run(exists).returncode == 0
     ranges = card["feature_ranges"]
     assert list(ranges) == list(FEATURE_COLUMNS)
     assert all(r["min"] <= r["max"] for r in ranges.values())
