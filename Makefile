@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo clean
+.PHONY: install test lint demo release bench bench-model-server bench-gateway gateway-env-size clean
 
 install: $(STAMP)
 
@@ -27,6 +27,23 @@ DATA ?= $(firstword $(wildcard data/train.csv ../shared/data/train.csv))
 
 demo: install
 	$(BIN)/covertype demo $(if $(DATA),--data $(DATA))
+
+# A release against `make demo`'s stack (model server 8500, gateway 8000): gate, publish, verify.
+release: install
+	$(BIN)/covertype release $(if $(DATA),--data $(DATA))
+
+# Benchmarks print figures; they are never part of `make test`. The gateway's needs wrk.
+bench: bench-model-server bench-gateway
+
+bench-model-server: install
+	$(BIN)/python -P benchmarks/model_server.py
+
+bench-gateway: install
+	@command -v wrk >/dev/null || { echo "bench-gateway needs wrk: apt-get install -y wrk"; exit 2; }
+	$(BIN)/python -P benchmarks/gateway.py
+
+gateway-env-size:
+	benchmarks/gateway_env_size.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
