@@ -36,22 +36,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from covertype import defaults
+from covertype.schema import EXAMPLE_OBSERVATION
 
 ROOT = Path(__file__).resolve().parent.parent
-OBSERVATION = {
-    "Elevation": 2596,
-    "Aspect": 51,
-    "Slope": 3,
-    "Horizontal_Distance_To_Hydrology": 258,
-    "Vertical_Distance_To_Hydrology": 0,
-    "Horizontal_Distance_To_Roadways": 510,
-    "Hillshade_9am": 221,
-    "Hillshade_Noon": 232,
-    "Hillshade_3pm": 148,
-    "Horizontal_Distance_To_Fire_Points": 6279,
-    "wilderness_area": 1,
-    "soil_type": 29,
-}
 WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -114,7 +101,7 @@ def wait_for(url: str, child: subprocess.Popen, log: Path, timeout: float = 180.
 def predict_once(url: str) -> dict:
     request = urllib.request.Request(
         url,
-        data=json.dumps(OBSERVATION).encode(),
+        data=json.dumps(EXAMPLE_OBSERVATION).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
@@ -271,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise SystemExit(f"the two paths disagree: {classes}")
 
         script = work / "post.lua"
-        script.write_text(WRK_SCRIPT.format(body=json.dumps(OBSERVATION)))
+        script.write_text(WRK_SCRIPT.format(body=json.dumps(EXAMPLE_OBSERVATION)))
         # Rounds alternate the targets, so that load from elsewhere on the machine
         # falls on both alike; the table shows each target's median round.
         runs = [

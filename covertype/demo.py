@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from covertype import defaults
+from covertype.schema import EXAMPLE_OBSERVATION, FEATURE_COLUMNS
 
 DEMO_SAMPLE_ROWS = 50_000
 STARTUP_TIMEOUT_SECONDS = 120.0
@@ -155,27 +156,11 @@ def ensure_running(process: subprocess.Popen[bytes], name: str) -> None:
         raise RuntimeError(f"the {name} exited with code {process.returncode}; see its log above")
 
 
-SAMPLE_OBSERVATION = {
-    "Elevation": 2596,
-    "Aspect": 51,
-    "Slope": 3,
-    "Horizontal_Distance_To_Hydrology": 258,
-    "Vertical_Distance_To_Hydrology": 0,
-    "Horizontal_Distance_To_Roadways": 510,
-    "Hillshade_9am": 221,
-    "Hillshade_Noon": 232,
-    "Hillshade_3pm": 148,
-    "Horizontal_Distance_To_Fire_Points": 6279,
-    "wilderness_area": 1,
-    "soil_type": 29,
-}
-
-
 def show_rest_prediction(gateway_url: str) -> None:
     """POST one observation to the gateway and print the answer."""
     import httpx
 
-    response = httpx.post(f"{gateway_url}/v1/predict", json=SAMPLE_OBSERVATION, timeout=10.0)
+    response = httpx.post(f"{gateway_url}/v1/predict", json=EXAMPLE_OBSERVATION, timeout=10.0)
     response.raise_for_status()
     print(f"REST  POST {gateway_url}/v1/predict ->")
     print(json.dumps(response.json(), indent=2))
@@ -187,12 +172,10 @@ def show_grpc_prediction(grpc_target: str) -> None:
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-    from covertype.schema import FEATURE_COLUMNS
-
     row = dict.fromkeys(FEATURE_COLUMNS, 0.0)
-    row.update({k: v for k, v in SAMPLE_OBSERVATION.items() if k in row})
-    row["Wilderness_Area1"] = 1.0
-    row["Soil_Type29"] = 1.0
+    row.update({k: v for k, v in EXAMPLE_OBSERVATION.items() if k in row})
+    row[f"Wilderness_Area{EXAMPLE_OBSERVATION['wilderness_area']}"] = 1.0
+    row[f"Soil_Type{EXAMPLE_OBSERVATION['soil_type']}"] = 1.0
     request = predict_pb2.PredictRequest()
     request.model_spec.name = defaults.MODEL_NAME
     request.model_spec.signature_name = defaults.MATRIX_SIGNATURE
@@ -213,7 +196,7 @@ def show_grpc_prediction(grpc_target: str) -> None:
 
 def print_how_to_call(gateway_url: str, grpc_target: str, rest_port: int) -> None:
     """Print commands a user can paste to call the running stack."""
-    body = json.dumps(SAMPLE_OBSERVATION)
+    body = json.dumps(EXAMPLE_OBSERVATION)
     print(
         "\nTry it:\n"
         f"  curl -s -X POST {gateway_url}/v1/predict -H 'Content-Type: application/json' "

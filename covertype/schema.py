@@ -77,3 +77,19 @@ CLASS_NAMES: dict[int, str] = {
     7: "Krummholz",
 }
 NUM_CLASSES = len(CLASS_NAMES)
+
+EXAMPLE_OBSERVATION: dict[str, int] = {
+    "Elevation": 2596,
+    "Aspect": 51,
+    "Slope": 3,
+    "Horizontal_Distance_To_Hydrology": 258,
+    "Vertical_Distance_To_Hydrology": 0,
+    "Horizontal_Distance_To_Roadways": 510,
+    "Hillshade_9am": 221,
+    "Hillshade_Noon": 232,
+    "Hillshade_3pm": 148,
+    "Horizontal_Distance_To_Fire_Points": 6279,
+    "wilderness_area": 1,
+    "soil_type": 29,
+}
+"""One real observation (the first row of the Kaggle training file) in the gateway's encoding."""
