@@ -6,12 +6,28 @@ Imports nothing heavy at module level; TensorFlow is loaded inside the handlers.
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from covertype import defaults
 
 DEFAULT_TFSERVING = f"{defaults.HOST}:{defaults.GRPC_PORT}"
 DEFAULT_GATEWAY = f"http://{defaults.HOST}:{defaults.GATEWAY_PORT}"
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    """An argparse type accepting only numbers > 0, with a message naming the rule."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+        return value
+
+    return parse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,8 +82,12 @@ def _register_release(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         help="training data (default: COVERTYPE_DATA, data/train.csv, then the UCI download)",
     )
-    source.add_argument("--epochs", type=int, help="training epochs (default: the trainer's)")
-    source.add_argument("--sample", type=int, help="train on a stratified sample of N rows")
+    source.add_argument(
+        "--epochs", type=_positive(int), help="training epochs (default: the trainer's)"
+    )
+    source.add_argument(
+        "--sample", type=_positive(int), help="train on a stratified sample of N rows"
+    )
     source.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     source.add_argument("--quiet", action="store_true", help="no training progress")
     source.add_argument(
@@ -98,19 +118,19 @@ def _register_release(subparsers: argparse._SubParsersAction) -> None:
     )
     limits.add_argument(
         "--max-latency-ratio",
-        type=float,
+        type=_positive(float),
         default=1.5,
         help="largest candidate/live p50 Predict latency ratio (default: %(default)s)",
     )
     limits.add_argument(
         "--latency-requests",
-        type=int,
+        type=_positive(int),
         default=200,
         help="one-row requests timed per model (default: %(default)s)",
     )
     parser.add_argument(
         "--verify-timeout",
-        type=float,
+        type=_positive(float),
         default=60.0,
         help="seconds for the new version to be AVAILABLE and answer (default: %(default)s)",
     )
@@ -131,7 +151,9 @@ def _register_rollback(subparsers: argparse._SubParsersAction) -> None:
     _stack_arguments(parser)
     parser.add_argument("--to", type=int, metavar="N", help="fall back to version N")
     parser.add_argument("--reason", default="manual rollback", help="for the record")
-    parser.add_argument("--timeout", type=float, default=60.0, help="default: %(default)s s")
+    parser.add_argument(
+        "--timeout", type=_positive(float), default=60.0, help="default: %(default)s s"
+    )
     parser.set_defaults(handler=run_rollback)
 
 
@@ -147,7 +169,9 @@ def _register_label(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("label", metavar="LABEL", help="e.g. stable or canary")
     parser.add_argument("version", type=int, metavar="N", help="version number")
     _stack_arguments(parser)
-    parser.add_argument("--timeout", type=float, default=60.0, help="default: %(default)s s")
+    parser.add_argument(
+        "--timeout", type=_positive(float), default=60.0, help="default: %(default)s s"
+    )
     parser.set_defaults(handler=run_label)
 
 
@@ -230,8 +254,12 @@ def run_rollback(args: argparse.Namespace) -> int:
         return 1
     for version, path in sorted(result.archived.items()):
         print(f"archived version {version} -> {path}")
-    if result.labels_before != result.labels_after:
-        print(f"labels: {result.labels_before} -> {result.labels_after}")
+    for label, before in sorted(result.labels_before.items()):
+        after = result.labels_after.get(label)
+        if after is None:
+            print(f"label {label}: {before} -> removed (no version to fall back to)")
+        elif after != before:
+            print(f"label {label}: {before} -> {after} (moved to the fallback)")
     print(
         f"live: version {fallback}; server reports {describe(result.states)} "
         f"({time.perf_counter() - started:.1f} s)"
@@ -262,7 +290,8 @@ def run_label(args: argparse.Namespace) -> int:
         print(f"covertype label: {error}", file=sys.stderr)
         return 1
     print(f"label {result.label}: {result.before.get(result.label, 'unset')} -> {result.version}")
-    print(f"labels: {result.after}; server reports {describe(result.states)}")
+    labels = ", ".join(f"{name} {version}" for name, version in sorted(result.after.items()))
+    print(f"labels: {labels}; server reports {describe(result.states)}")
     return 0
 
 

@@ -1,9 +1,13 @@
 """The release pipeline: gate a candidate against the live version, publish, verify, roll back.
 
-Modules, one job each: `record` (the append-only release record), `gate` (the pure
-pass/halt decision), `measure` (side-by-side evaluation of two SavedModels),
-`serving` (talking to the model server), `server_config` (`models.config`),
-`archive` (moving versions aside), `verify` (checking a version through the
-gateway), `pipeline` / `rollback` / `labels` (the three procedures) and `history`
-(the versions table).
+Modules, one job each:
+- `pipeline`: `covertype release`, the steps in order; `steps` prints them with durations.
+- `candidates`: where the candidate comes from and the rows the gate evaluates it on.
+- `measure`: candidate and live SavedModels side by side in one process.
+- `gate`: the pure pass/halt/forced decision from those measurements.
+- `verify`: the new version's warmup requests sent through the gateway.
+- `rollback`, `labels`: the other two procedures; `transition` changes what the model
+  server serves without a gap; `server_config` reads and writes `models.config`;
+  `serving` talks to the model server's `ModelService`; `archive` moves versions aside.
+- `record`: the append-only release record; `history`: the `covertype versions` table.
 """

@@ -8,7 +8,7 @@ import shutil
 import sys
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 from pathlib import Path
 from typing import Any, TextIO
@@ -151,7 +151,7 @@ class _Run:
             if self.source.path is None or not self.settings.force:
                 self.validate()
             self.build_candidate()
-            if not self.gate().allows_release:
+            if not self.run_gate().allows_release:
                 self.outcome.exit_code = ExitCode.HALTED
                 self.outcome.live_after = self.outcome.live_before
                 return
@@ -245,7 +245,7 @@ class _Run:
             return f"use the SavedModel in {self.source.path}"
         return "train, evaluate and export a candidate outside the base path"
 
-    def gate(self) -> gate.GateDecision:
+    def run_gate(self) -> gate.GateDecision:
         settings = self.settings
         with self.steps.step("gate", "compare candidate with the live version") as step:
             measured: dict[str, Any] = {}
@@ -282,7 +282,7 @@ class _Run:
                     **decision.to_dict(),
                     **measured,
                     "live_version": self.outcome.live_before,
-                    "thresholds": settings.thresholds.__dict__,
+                    "thresholds": asdict(settings.thresholds),
                 },
             )
             step.say(decision.verdict.upper())
