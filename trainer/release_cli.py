@@ -128,6 +128,13 @@ def _register_release(subparsers: argparse._SubParsersAction) -> None:
         default=200,
         help="one-row requests timed per model (default: %(default)s)",
     )
+    limits.add_argument(
+        "--min-eval-rows",
+        type=_positive(int),
+        default=200,
+        help="fewest rows held out by both models for the gate to use them; below that it "
+        "uses the candidate's test split (default: %(default)s)",
+    )
     parser.add_argument(
         "--verify-timeout",
         type=_positive(float),
@@ -210,6 +217,7 @@ def run_release(args: argparse.Namespace) -> int:
         force=args.force,
         reason=args.reason,
         latency_requests=args.latency_requests,
+        min_evaluation_rows=args.min_eval_rows,
         verify_timeout=args.verify_timeout,
     )
     if args.candidate is not None:

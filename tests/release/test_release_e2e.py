@@ -26,12 +26,14 @@ from covertype.cli import main
 from covertype.defaults import MODEL_NAME
 from tests.support.gateway import RunningGateway, start_gateway
 from tests.support.model_server import RunningModelServer, start_model_server
+from trainer.release.candidates import BOTH, CANDIDATE_ONLY
 
 pytestmark = pytest.mark.timeout(900)
 
-# A good-enough first version and a deliberately worse candidate (fewer rows, 1 epoch).
+# A good-enough first version and a deliberately worse candidate (1 epoch), on the same
+# sample and seed: the gate compares them on the test rows both held out.
 GOOD = ("--epochs", "3", "--sample", "3000", "--min-accuracy", "0.4")
-WORSE = ("--epochs", "1", "--sample", "500")
+WORSE = ("--epochs", "1", "--sample", "3000")
 OBSERVATION = {
     "Elevation": 2596,
     "Aspect": 51,
@@ -179,6 +181,7 @@ def test_first_release_from_an_empty_base_path(stack: Stack) -> None:
     gate = next(e for e in stack.events() if e["event"] == "gate")
     assert gate["details"]["verdict"] == "passed" and gate["reason"].startswith("first (")
     assert gate["details"]["candidate"]["latency_p50_ms"] > 0
+    assert gate["details"]["evaluation"] == {"rows": 600, "held_out_by": CANDIDATE_ONLY}
     assert not list((stack.models_dir / ".candidates").glob("*/*")), "published: workdir removed"
 
 
@@ -193,7 +196,8 @@ def test_a_worse_candidate_is_halted_and_the_live_version_untouched(stack: Stack
     gate = stack.events()[-1]
     assert gate["details"]["verdict"] == "halted" and gate["details"]["live_version"] == 1
     live, candidate = gate["details"]["live"], gate["details"]["candidate"]
-    assert candidate["accuracy"] < live["accuracy"] and candidate["rows"] == live["rows"]
+    assert candidate["accuracy"] < live["accuracy"] and candidate["rows"] == live["rows"] == 600
+    assert gate["details"]["evaluation"]["held_out_by"] == BOTH
     kept = Path(stack.events()[-2]["details"]["path"])
     assert kept.is_dir() and stack.models_dir / ".candidates" in kept.parents
 

@@ -1,11 +1,13 @@
 """Where a release's candidate comes from, and the rows the gate evaluates it on.
 
-The gate's evaluation rows are the candidate's own held-out test split: the rows it
-never saw in training. They are rebuilt from the validated data with the
-candidate's sample size and seed (the trainer's split is deterministic), and the
-gate checks that the candidate scores exactly its model card's accuracy on them.
-The live version may have trained on some of those rows, which can only flatter
-it: the gate errs on the strict side.
+The gate compares candidate and live version on rows neither was trained on. The
+trainer's split is deterministic (stratified sample, then stratified split, both
+seeded), so the test split of a model is rebuilt from the data, given the sample
+size and seed in its model card. When the live version was trained on the same data
+(same fingerprint), the gate uses the rows both held out; when it was not, or when
+fewer than `min_rows` rows are held out by both (different seeds or samples), it
+uses the candidate's whole test split and says so: the live version may then have
+trained on some of those rows, which flatters it, so the gate errs on the strict side.
 """
 
 import json
@@ -28,8 +30,8 @@ SUMMARY_KEYS = (
     "best_epoch",
     "evaluated_on",
 )
-
-Evaluation = tuple[np.ndarray, np.ndarray]
+BOTH = "held out by the candidate and the live version"
+CANDIDATE_ONLY = "held out by the candidate only (the live version may have trained on some)"
 
 
 class InvalidData(Exception):
@@ -37,22 +39,30 @@ class InvalidData(Exception):
 
 
 class CandidateError(Exception):
-    """A given candidate folder cannot be released as asked."""
+    """A candidate cannot be released or evaluated as asked."""
 
 
 @dataclass(frozen=True)
 class BuiltCandidate:
-    """A complete version folder outside the base path, its card and its evaluation rows."""
+    """A complete version folder outside the base path, with its model card."""
 
     path: Path
     metrics: dict[str, Any]
-    evaluation: Evaluation | None
     origin: str
 
     @property
     def summary(self) -> dict[str, Any]:
         """The card's key facts, for the record."""
         return {key: self.metrics.get(key) for key in SUMMARY_KEYS}
+
+
+@dataclass(frozen=True)
+class EvaluationRows:
+    """The gate's rows, and whose test split they come from."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    held_out_by: str
 
 
 def validate_data(data: Path | None) -> Any:
@@ -67,13 +77,48 @@ def validate_data(data: Path | None) -> Any:
         raise InvalidData(str(error)) from error
 
 
-def held_out_rows(validated: Any, sample: int | None, seed: int) -> Evaluation:
-    """The test split `build_candidate` holds out for this sample size and seed."""
+def held_out_indices(labels: np.ndarray, sample: int | None, seed: int) -> np.ndarray:
+    """Row numbers of the test split `build_candidate` holds out for this sample and seed.
+
+    The trainer's sampling and splitting depend only on the labels, the sizes and
+    the seed, so running them on the row numbers yields the rows they pick.
+    """
     from trainer.splits import Rows, split, stratified_sample
 
-    rows = stratified_sample(Rows(validated.features, validated.labels), sample, seed)
-    test = split(rows, seed).test
-    return test.features, test.labels
+    numbers = np.arange(len(labels)).reshape(-1, 1)
+    rows = stratified_sample(Rows(numbers, labels), sample, seed)
+    return np.sort(split(rows, seed).test.features.reshape(-1))
+
+
+def _test_split(validated: Any, card: dict[str, Any]) -> np.ndarray:
+    return held_out_indices(validated.labels, card.get("sample"), int(card.get("seed") or 0))
+
+
+def candidate_test_split(validated: Any, card: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate's whole test split, to check against its card's accuracy."""
+    if card.get("data_fingerprint") != validated.fingerprint():
+        raise CandidateError(
+            f"the candidate was trained on data with fingerprint {card.get('data_fingerprint')}, "
+            f"not the given data ({validated.fingerprint()}): its test split cannot be rebuilt"
+        )
+    rows = _test_split(validated, card)
+    return validated.features[rows], validated.labels[rows]
+
+
+def evaluation_rows(
+    validated: Any,
+    candidate_card: dict[str, Any],
+    live_card: dict[str, Any] | None,
+    min_rows: int,
+) -> EvaluationRows:
+    """The rows both models held out when there are `min_rows` of them, else the candidate's."""
+    rows = _test_split(validated, candidate_card)
+    held_out_by = CANDIDATE_ONLY
+    if live_card is not None and live_card.get("data_fingerprint") == validated.fingerprint():
+        both = np.intersect1d(rows, _test_split(validated, live_card))
+        if len(both) >= min_rows:
+            rows, held_out_by = both, BOTH
+    return EvaluationRows(validated.features[rows], validated.labels[rows], held_out_by)
 
 
 def train(options: Any, workdir: Path, validated: Any) -> BuiltCandidate:
@@ -82,34 +127,17 @@ def train(options: Any, workdir: Path, validated: Any) -> BuiltCandidate:
 
     candidate = build_candidate(options, workdir)
     return BuiltCandidate(
-        path=candidate.path,
-        metrics=candidate.metrics,
-        evaluation=held_out_rows(validated, options.sample, options.seed),
-        origin=f"trained on {validated.location.describe()}",
+        candidate.path, candidate.metrics, f"trained on {validated.location.describe()}"
     )
 
 
-def given(path: Path, validated: Any | None) -> BuiltCandidate:
-    """A candidate folder built elsewhere; evaluation rows only when `validated` is given.
-
-    The data must be what the candidate was trained on (same fingerprint), else its
-    test split cannot be rebuilt.
-    """
+def given(path: Path) -> BuiltCandidate:
+    """A candidate folder built elsewhere (its name must not be a version number)."""
     if not path.is_dir():
         raise CandidateError(f"no candidate folder at {path}")
     if path.name.isdigit():
         raise CandidateError(f"{path}: a candidate folder name must not be all digits")
-    metrics = read_card(path)
-    evaluation = None
-    if validated is not None:
-        expected = metrics.get("data_fingerprint")
-        if expected != validated.fingerprint():
-            raise CandidateError(
-                f"{path} was trained on data with fingerprint {expected}, not the given data "
-                f"({validated.fingerprint()}): its test split cannot be rebuilt"
-            )
-        evaluation = held_out_rows(validated, metrics.get("sample"), int(metrics.get("seed", 0)))
-    return BuiltCandidate(path, metrics, evaluation, f"given: {path}")
+    return BuiltCandidate(path, read_card(path), f"given: {path}")
 
 
 def read_card(folder: Path) -> dict[str, Any]:

@@ -2,13 +2,12 @@
 
 Quality: accuracy and macro F1 of the `predict_matrix` signature on the evaluation
 rows. Speed: p50 latency of one-row `serving_default` calls (what a Predict runs),
-the two models called alternately on the same requests, the one going first
-switching every request, so that a noisy machine slows both alike.
+the models called alternately on the same requests, the one going first switching
+every request, so that a noisy machine slows them alike.
 """
 
 import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,32 +30,58 @@ class MeasureError(Exception):
     """A model cannot be loaded or does not answer its signatures."""
 
 
-def measure_side_by_side(
-    candidate_dir: Path,
-    live_dir: Path | None,
+class LoadedModel:
+    """A SavedModel loaded with `tf.saved_model.load`, checked for both signatures."""
+
+    def __init__(self, folder: Path) -> None:
+        import tensorflow as tf
+
+        try:
+            self._model = tf.saved_model.load(str(folder))
+        except Exception as error:  # TensorFlow raises many types for a broken SavedModel.
+            raise MeasureError(f"cannot load the SavedModel in {folder}: {error}") from error
+        missing = {DEFAULT_SIGNATURE, MATRIX_SIGNATURE} - set(self._model.signatures)
+        if missing:
+            raise MeasureError(f"{folder} lacks the signature(s) {sorted(missing)}")
+        self.predict_one = self._model.signatures[DEFAULT_SIGNATURE]
+        self._matrix = self._model.signatures[MATRIX_SIGNATURE]
+
+    def quality(self, features: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+        """Accuracy and macro F1 on `features` (`[rows, 54]` float32) against `labels`."""
+        from sklearn.metrics import accuracy_score, f1_score
+
+        predicted = np.concatenate(
+            [
+                self._matrix(**{MATRIX_INPUT: features[start : start + BATCH_ROWS]})[
+                    OUTPUT_COVER_TYPE
+                ]
+                .numpy()
+                .reshape(-1)
+                for start in range(0, len(features), BATCH_ROWS)
+            ]
+        )
+        accuracy = float(accuracy_score(labels, predicted))
+        macro_f1 = float(f1_score(labels, predicted, average="macro", labels=sorted(set(labels))))
+        return accuracy, macro_f1
+
+
+def measure(
+    models: dict[str, LoadedModel],
     features: np.ndarray,
     labels: np.ndarray,
     *,
     latency_requests: int,
-) -> tuple[Measurement, Measurement | None]:
-    """Measure the candidate, and the live version when there is one, on the same data.
-
-    `features` is `[rows, 54]` float32 in canonical column order, `labels` 1..7.
-    """
+) -> dict[str, Measurement]:
+    """Measure every model on the same rows and the same one-row requests."""
     import tensorflow as tf
 
-    models = {"candidate": _load(candidate_dir)}
-    if live_dir is not None:
-        models["live"] = _load(live_dir)
-    quality = {name: _quality(model, features, labels) for name, model in models.items()}
+    quality = {name: model.quality(features, labels) for name, model in models.items()}
     requests = [
         {name: tf.constant(features[i : i + 1, col]) for col, name in enumerate(FEATURE_COLUMNS)}
         for i in range(min(latency_requests, len(features)))
     ]
-    latencies = _interleaved_latency(
-        {name: model.signatures[DEFAULT_SIGNATURE] for name, model in models.items()}, requests
-    )
-    measured = {
+    latencies = _interleaved_latency(models, requests)
+    return {
         name: Measurement(
             accuracy=quality[name][0],
             macro_f1=quality[name][1],
@@ -66,51 +91,21 @@ def measure_side_by_side(
         )
         for name in models
     }
-    return measured["candidate"], measured.get("live")
-
-
-def _load(folder: Path) -> Any:
-    import tensorflow as tf
-
-    try:
-        model = tf.saved_model.load(str(folder))
-    except Exception as error:  # TensorFlow raises many types for a broken SavedModel.
-        raise MeasureError(f"cannot load the SavedModel in {folder}: {error}") from error
-    missing = {DEFAULT_SIGNATURE, MATRIX_SIGNATURE} - set(model.signatures)
-    if missing:
-        raise MeasureError(f"{folder} lacks the signature(s) {sorted(missing)}")
-    return model
-
-
-def _quality(model: Any, features: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    from sklearn.metrics import accuracy_score, f1_score
-
-    matrix = model.signatures[MATRIX_SIGNATURE]
-    predicted = np.concatenate(
-        [
-            matrix(**{MATRIX_INPUT: features[start : start + BATCH_ROWS]})[OUTPUT_COVER_TYPE]
-            .numpy()
-            .reshape(-1)
-            for start in range(0, len(features), BATCH_ROWS)
-        ]
-    )
-    accuracy = float(accuracy_score(labels, predicted))
-    macro_f1 = float(f1_score(labels, predicted, average="macro", labels=sorted(set(labels))))
-    return accuracy, macro_f1
 
 
 def _interleaved_latency(
-    functions: dict[str, Callable[..., Any]], requests: list[dict[str, Any]]
+    models: dict[str, LoadedModel], requests: list[dict[str, Any]]
 ) -> dict[str, list[float]]:
-    names = list(functions)
+    names = list(models)
     for name in names:
         for request in requests[:WARMUP_CALLS]:
-            functions[name](**request)
+            models[name].predict_one(**request)
     seconds: dict[str, list[float]] = {name: [] for name in names}
     for index, request in enumerate(requests):
         order = names if index % 2 == 0 else names[::-1]
         for name in order:
+            function = models[name].predict_one
             start = time.perf_counter()
-            functions[name](**request)
+            function(**request)
             seconds[name].append(time.perf_counter() - start)
     return seconds
