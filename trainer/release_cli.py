@@ -233,6 +233,7 @@ def run_release(args: argparse.Namespace) -> int:
 def run_rollback(args: argparse.Namespace) -> int:
     """Roll back and report the live version; 1 when impossible or failed."""
     from trainer.release import archive
+    from trainer.release.lock import LockTimeout, release_lock
     from trainer.release.record import ReleaseRecord, new_run_id, record_path
     from trainer.release.rollback import RollbackError, plan, rollback
     from trainer.release.server_config import ConfigError
@@ -240,24 +241,25 @@ def run_rollback(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     try:
-        fallback, removed = plan(
-            archive.versions_on_disk(args.models_dir, args.model_name), args.to
-        )
-        print(f"rolling back: archive version(s) {removed}, fall back to version {fallback}")
-        with ModelServer(args.tfserving, args.model_name) as server:
-            result = rollback(
-                models_dir=args.models_dir,
-                model_name=args.model_name,
-                config_path=_config_path(args),
-                server=server,
-                record=ReleaseRecord(record_path(args.models_dir, args.model_name)),
-                run=new_run_id(),
-                removed=removed,
-                fallback=fallback,
-                reason=args.reason,
-                timeout=args.timeout,
+        with release_lock(args.models_dir, args.model_name):
+            fallback, removed = plan(
+                archive.versions_on_disk(args.models_dir, args.model_name), args.to
             )
-    except (RollbackError, ServerError, ConfigError, OSError) as error:
+            print(f"rolling back: archive version(s) {removed}, fall back to version {fallback}")
+            with ModelServer(args.tfserving, args.model_name) as server:
+                result = rollback(
+                    models_dir=args.models_dir,
+                    model_name=args.model_name,
+                    config_path=_config_path(args),
+                    server=server,
+                    record=ReleaseRecord(record_path(args.models_dir, args.model_name)),
+                    run=new_run_id(),
+                    removed=removed,
+                    fallback=fallback,
+                    reason=args.reason,
+                    timeout=args.timeout,
+                )
+    except (RollbackError, ServerError, ConfigError, LockTimeout, OSError) as error:
         print(f"covertype rollback: {error}", file=sys.stderr)
         return 1
     for version, path in sorted(result.archived.items()):
@@ -278,6 +280,7 @@ def run_rollback(args: argparse.Namespace) -> int:
 def run_label(args: argparse.Namespace) -> int:
     """Move the label and report the labels; 1 when refused or failed."""
     from trainer.release.labels import LabelError, set_label
+    from trainer.release.lock import LockTimeout
     from trainer.release.record import ReleaseRecord, record_path
     from trainer.release.server_config import ConfigError
     from trainer.release.serving import ModelServer, ServerError, describe
@@ -294,7 +297,7 @@ def run_label(args: argparse.Namespace) -> int:
                 version=args.version,
                 timeout=args.timeout,
             )
-    except (LabelError, ServerError, ConfigError, OSError) as error:
+    except (LabelError, ServerError, ConfigError, LockTimeout, OSError) as error:
         print(f"covertype label: {error}", file=sys.stderr)
         return 1
     print(f"label {result.label}: {result.before.get(result.label, 'unset')} -> {result.version}")

@@ -26,7 +26,8 @@ def test_refused_without_side_effects(
 
     assert code == 1
     assert message in capsys.readouterr().err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["covertype"]
+    assert not (tmp_path / "models.config").exists()
+    assert not (tmp_path / "covertype.releases.jsonl").exists()
 
 
 def test_versions_without_a_server_says_unknown(

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainer.release import archive, server_config, transition
+from trainer.release.lock import release_lock
 from trainer.release.record import Event, ReleaseEvent, ReleaseRecord, new_run_id
 from trainer.release.serving import ModelServer, States
 
@@ -42,36 +43,37 @@ def set_label(
         raise LabelError(
             f"label {label!r}: must start with a letter and hold only letters, digits, _ and -"
         )
-    on_disk = archive.versions_on_disk(models_dir, model_name)
-    if version not in on_disk:
-        raise LabelError(
-            f"version {version} is not in {archive.base_path(models_dir, model_name)} "
-            f"(versions there: {on_disk or 'none'})"
+    with release_lock(models_dir, model_name):
+        on_disk = archive.versions_on_disk(models_dir, model_name)
+        if version not in on_disk:
+            raise LabelError(
+                f"version {version} is not in {archive.base_path(models_dir, model_name)} "
+                f"(versions there: {on_disk or 'none'})"
+            )
+        config = server_config.load_config(config_path, models_dir, model_name)
+        before = server_config.labels_of(config, model_name)
+        after = {**before, label: version}
+        run = new_run_id()
+        record.append(
+            ReleaseEvent(
+                Event.LABELLING,
+                reason=f"label {label} -> {version}",
+                run=run,
+                version=version,
+                details={"label": label, "labels_before": before, "labels_after": after},
+            )
         )
-    config = server_config.load_config(config_path, models_dir, model_name)
-    before = server_config.labels_of(config, model_name)
-    after = {**before, label: version}
-    run = new_run_id()
-    record.append(
-        ReleaseEvent(
-            Event.LABELLING,
-            reason=f"label {label} -> {version}",
-            run=run,
-            version=version,
-            details={"label": label, "labels_before": before, "labels_after": after},
+        transition.preload(server, config_path, config, {version}, timeout)
+        final, required = transition.final_config(config, model_name, after, max(on_disk))
+        transition.apply_config(server, config_path, final)
+        states = server.wait_available(required, timeout)
+        record.append(
+            ReleaseEvent(
+                Event.LABELLED,
+                reason=f"label {label} -> {version}",
+                run=run,
+                version=version,
+                details={"label": label, "labels": after},
+            )
         )
-    )
-    transition.preload(server, config_path, config, {version}, timeout)
-    final, required = transition.final_config(config, model_name, after, max(on_disk))
-    transition.apply_config(server, config_path, final)
-    states = server.wait_available(required, timeout)
-    record.append(
-        ReleaseEvent(
-            Event.LABELLED,
-            reason=f"label {label} -> {version}",
-            run=run,
-            version=version,
-            details={"label": label, "labels": after},
-        )
-    )
     return LabelResult(label, version, before, after, states)

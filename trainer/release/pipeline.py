@@ -17,6 +17,7 @@ from covertype.defaults import MODEL_NAME
 from trainer.publish import IncompleteCandidateError
 from trainer.release import archive, gate, server_config, transition, verify
 from trainer.release.candidates import CandidateError
+from trainer.release.lock import LockTimeout, release_lock
 from trainer.release.measure import MeasureError
 from trainer.release.record import Event, ReleaseEvent, ReleaseRecord, new_run_id, record_path
 from trainer.release.rollback import RollbackError, rollback
@@ -130,6 +131,7 @@ _EXPECTED_ERRORS = (
     MeasureError,
     CandidateError,
     IncompleteCandidateError,
+    LockTimeout,
 )
 
 
@@ -156,20 +158,23 @@ class _Run:
                 self.outcome.exit_code = ExitCode.HALTED
                 self.outcome.live_after = self.outcome.live_before
                 return
-            baseline = self.server.states()
-            self.publish()
-            try:
-                self.verify(baseline)
-            except (ServerError, verify.VerifyError) as error:
-                self.roll_back(str(error))
-                raise ReleaseFailed(
-                    f"version {self.outcome.version} failed verification and was rolled back: "
-                    f"{error}",
-                    ExitCode.ROLLED_BACK,
-                ) from error
+            with release_lock(self.settings.models_dir, self.settings.model_name):
+                self.publish_and_verify()
             self.outcome.exit_code = ExitCode.RELEASED
         finally:
             self.server.close()
+
+    def publish_and_verify(self) -> None:
+        baseline = self.server.states()
+        self.publish()
+        try:
+            self.verify(baseline)
+        except (ServerError, verify.VerifyError) as error:
+            self.roll_back(str(error))
+            raise ReleaseFailed(
+                f"version {self.outcome.version} failed verification and was rolled back: {error}",
+                ExitCode.ROLLED_BACK,
+            ) from error
 
     def _event(self, event: str, reason: str = "", **fields: Any) -> None:
         self.record.append(

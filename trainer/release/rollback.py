@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainer.release import archive, server_config, transition
+from trainer.release.lock import release_lock
 from trainer.release.record import Event, ReleaseEvent, ReleaseRecord
 from trainer.release.serving import ModelServer, States
 
@@ -62,38 +63,39 @@ def rollback(
     timeout: float,
 ) -> RollbackResult:
     """Archive `removed` and wait until `fallback` is live (None: nothing left to serve)."""
-    config = server_config.load_config(config_path, models_dir, model_name)
-    before = server_config.labels_of(config, model_name)
-    after = {
-        label: version
-        for label, version in ((k, fallback if v in removed else v) for k, v in before.items())
-        if version is not None
-    }
-    record.append(
-        ReleaseEvent(
-            Event.ARCHIVING,
-            reason=reason,
-            run=run,
-            version=max(removed),
-            details={"removed": removed, "fallback": fallback, "labels_after": after},
-        )
-    )
-    if fallback is not None:
-        transition.preload(server, config_path, config, {fallback}, timeout)
-    archived: dict[int, Path] = {}
-    for version in sorted(removed, reverse=True):
-        archived[version] = archive.archive_version(models_dir, model_name, version, run)
+    with release_lock(models_dir, model_name):
+        config = server_config.load_config(config_path, models_dir, model_name)
+        before = server_config.labels_of(config, model_name)
+        after = {
+            label: version
+            for label, version in ((k, fallback if v in removed else v) for k, v in before.items())
+            if version is not None
+        }
         record.append(
             ReleaseEvent(
-                Event.ARCHIVED,
+                Event.ARCHIVING,
                 reason=reason,
                 run=run,
-                version=version,
-                details={"archive": str(archived[version]), "fallback": fallback},
+                version=max(removed),
+                details={"removed": removed, "fallback": fallback, "labels_after": after},
             )
         )
-    final, required = transition.final_config(config, model_name, after, fallback)
-    transition.apply_config(server, config_path, final)
-    server.wait_unloaded(removed, timeout)
-    states = server.wait_available(required, timeout) if required else server.states()
+        if fallback is not None:
+            transition.preload(server, config_path, config, {fallback}, timeout)
+        archived: dict[int, Path] = {}
+        for version in sorted(removed, reverse=True):
+            archived[version] = archive.archive_version(models_dir, model_name, version, run)
+            record.append(
+                ReleaseEvent(
+                    Event.ARCHIVED,
+                    reason=reason,
+                    run=run,
+                    version=version,
+                    details={"archive": str(archived[version]), "fallback": fallback},
+                )
+            )
+        final, required = transition.final_config(config, model_name, after, fallback)
+        transition.apply_config(server, config_path, final)
+        server.wait_unloaded(removed, timeout)
+        states = server.wait_available(required, timeout) if required else server.states()
     return RollbackResult(removed, fallback, archived, before, after, states)
