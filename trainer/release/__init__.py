@@ -10,4 +10,5 @@ Modules, one job each:
   server serves without a gap; `server_config` reads and writes `models.config`;
   `serving` talks to the model server's `ModelService`; `archive` moves versions aside.
 - `record`: the append-only release record; `history`: the `covertype versions` table.
+- `lock`: one publish+verify, rollback or label change at a time per model.
 """
