@@ -24,6 +24,8 @@ from pathlib import Path
 from types import ModuleType
 
 from covertype import defaults
+from covertype.schema import EXAMPLE_OBSERVATION
+from gateway.report import with_rotated
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             bench.predict_once(targets[name])
 
         script = work / "post.lua"
-        script.write_text(bench.WRK_SCRIPT.format(body=json.dumps(bench.OBSERVATION)))
+        script.write_text(bench.WRK_SCRIPT.format(body=json.dumps(EXAMPLE_OBSERVATION)))
         runs = [
             bench.run_wrk(name, url, script, connections, args.seconds, args.warmup)
             for _ in range(args.rounds)
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, url in targets.items()
         ]
         stack.close()  # stop the gateways: the logging one writes its queue out
-        logged = sum(1 for _ in log_path.open()) if log_path.exists() else 0
+        logged = sum(1 for path in with_rotated([log_path]) for _ in path.open())
 
     medians = {
         (name, connections): bench.median_run(

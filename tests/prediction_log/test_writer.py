@@ -1,6 +1,7 @@
 """The prediction log writer: content, rotation, draining on close, settings."""
 
 import json
+import multiprocessing
 import threading
 import time
 from pathlib import Path
@@ -112,6 +113,18 @@ def test_rotation_keeps_only_the_configured_backups(tmp_path: Path) -> None:
     ]
     newest = _lines([path])
     assert newest[-1]["request_id"] == "req-99"
+
+
+def test_a_dead_writer_process_costs_lines_not_the_gateway(tmp_path: Path) -> None:
+    log = PredictionLog(PredictionLogSettings(path=tmp_path / "p.jsonl", flush_seconds=0.05))
+    log.start()
+    (writer,) = [p for p in multiprocessing.active_children() if p.name == "prediction-log-writer"]
+    writer.kill()
+    writer.join(timeout=30)
+    for number in range(10):
+        _log_request(log, number)
+    log.close()
+    assert log.dropped == 10
 
 
 def test_disabled_log_writes_nothing(tmp_path: Path) -> None:
