@@ -4,8 +4,10 @@ Starts one model server and two identical gateways in front of it, one writing t
 prediction log (`--prediction-log`), and drives them with `wrk` (see
 benchmarks/gateway.py, whose helpers this reuses) in alternating rounds at
 concurrency 1 and 16, so that load from elsewhere on the machine falls on both
-alike. Prints each gateway's median round and the difference, then checks that the
-log holds one line per answered request.
+alike. Prints each gateway's median round and the difference, the CPU time per
+request of each gateway (with its writer process: /proc, so Linux only; steadier
+than requests/s on a shared machine), then checks that the log holds one line per
+answered request.
 
     .venv/bin/python -P benchmarks/prediction_log.py                      # trains a tiny model
     .venv/bin/python -P benchmarks/prediction_log.py --models-dir models  # or uses a version
@@ -18,6 +20,7 @@ import os
 import shutil
 import sys
 import tempfile
+import urllib.request
 from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
@@ -38,6 +41,30 @@ def _gateway_bench() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (the log writer), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += (task / "children").read_text().split()
+    total = 0
+    for process in [pid, *map(int, children)]:
+        fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def predict_requests(base_url: str) -> int:
+    """Predict requests the gateway has answered, from its Prometheus metrics."""
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return sum(
+        int(float(line.rsplit(" ", 1)[1]))
+        for line in text.splitlines()
+        if line.startswith("covertype_gateway_requests_total{") and '"/v1/predict"' in line
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             "prediction log off": [],
             "prediction log on": ["--prediction-log", str(log_path)],
         }
-        targets = {}
+        targets, pids, bases = {}, {}, {}
         for name, extra in variants.items():
             port = bench.free_port()
             child = stack.enter_context(
@@ -99,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             bench.wait_for(f"{url}/readyz", server, work / "model_server.log")
             targets[name] = f"{url}/v1/predict"
             bench.predict_once(targets[name])
+            pids[name], bases[name] = child.pid, url
+        start = {name: (cpu_seconds(pids[name]), predict_requests(bases[name])) for name in targets}
 
         script = work / "post.lua"
         script.write_text(bench.WRK_SCRIPT.format(body=json.dumps(EXAMPLE_OBSERVATION)))
@@ -108,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
             for connections in levels
             for name, url in targets.items()
         ]
+        cost = {
+            name: (cpu_seconds(pids[name]) - start[name][0])
+            / (predict_requests(bases[name]) - start[name][1])
+            for name in targets
+        }
         stack.close()  # stop the gateways: the logging one writes its queue out
         logged = sum(1 for path in with_rotated([log_path]) for _ in path.open())
 
@@ -135,10 +169,20 @@ def main(argv: list[str] | None = None) -> int:
             f"concurrency {connections}: with the log {change:+.1%} req/s, "
             f"p50 {on.p50_ms - off.p50_ms:+.2f} ms"
         )
+    for name, seconds in cost.items():
+        print(f"{name}: {seconds * 1e6:.0f} us of CPU per request (gateway and its writer)")
     # wrk counts the requests of measured rounds; warm-up rounds were answered (and logged) too.
     answered = sum(r.requests for r in runs if r.target == "prediction log on")
     print(f"prediction log: {logged} lines for {answered} measured requests (plus warm-ups)")
-    print(json.dumps({"medians": [asdict(r) for r in medians.values()], "logged_lines": logged}))
+    print(
+        json.dumps(
+            {
+                "medians": [asdict(r) for r in medians.values()],
+                "cpu_us_per_request": {name: round(c * 1e6, 1) for name, c in cost.items()},
+                "logged_lines": logged,
+            }
+        )
+    )
     return 1 if any(r.errors for r in runs) or logged < answered else 0
 
 

@@ -247,7 +247,7 @@ def _json_lines(entry: Entry) -> list[str]:
                 "model_name": model_name,
                 "model_version": version,
                 "index": index,
-                "instance": dict(zip(FEATURE_COLUMNS, map(_number, row), strict=True)),
+                "instance": dict(zip(FEATURE_COLUMNS, _numbers(row), strict=True)),
                 "cover_type": int(cover_type),
                 "probabilities": [float(p) for p in row_probabilities],
                 "latency_ms": round(latency, 3),
@@ -266,7 +266,6 @@ def _write(handler: RotatingFileHandler, lines: list[str]) -> None:
     handler.handle(record)
 
 
-def _number(value: float) -> float | int:
-    """Keep integral feature values integral in the log (they are counts and codes)."""
-    number = float(value)
-    return int(number) if number.is_integer() else number
+def _numbers(row: Sequence[float]) -> list[float | int]:
+    """Integral feature values as ints (they are counts and codes): shorter, faster JSON."""
+    return [int(number) if (number := float(v)).is_integer() else number for v in row]
