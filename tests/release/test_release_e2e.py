@@ -24,6 +24,7 @@ import pytest
 
 from covertype.cli import main
 from covertype.defaults import MODEL_NAME
+from covertype.schema import EXAMPLE_OBSERVATION
 from tests.support.gateway import RunningGateway, start_gateway
 from tests.support.model_server import RunningModelServer, start_model_server
 from trainer.release.candidates import BOTH, CANDIDATE_ONLY
@@ -34,20 +35,6 @@ pytestmark = pytest.mark.timeout(900)
 # sample and seed: the gate compares them on the test rows both held out.
 GOOD = ("--epochs", "3", "--sample", "3000", "--min-accuracy", "0.4")
 WORSE = ("--epochs", "1", "--sample", "3000")
-OBSERVATION = {
-    "Elevation": 2596,
-    "Aspect": 51,
-    "Slope": 3,
-    "Horizontal_Distance_To_Hydrology": 258,
-    "Vertical_Distance_To_Hydrology": 0,
-    "Horizontal_Distance_To_Roadways": 510,
-    "Hillshade_9am": 221,
-    "Hillshade_Noon": 232,
-    "Hillshade_3pm": 148,
-    "Horizontal_Distance_To_Fire_Points": 6279,
-    "wilderness_area": 1,
-    "soil_type": 29,
-}
 
 
 @dataclass(frozen=True)
@@ -110,7 +97,7 @@ class Stack:
 
     def predict(self, **params: str) -> httpx.Response:
         return httpx.post(
-            f"{self.gateway.url}/v1/predict", params=params, json=OBSERVATION, timeout=10
+            f"{self.gateway.url}/v1/predict", params=params, json=EXAMPLE_OBSERVATION, timeout=10
         )
 
     def served_version(self, **params: str) -> int:
@@ -272,7 +259,9 @@ def test_rollback_while_a_client_loops_fails_no_request(stack: Stack) -> None:
                 if stop.is_set() or time.monotonic() > deadline:
                     return
                 try:
-                    response = http.post(f"{stack.gateway.url}/v1/predict", json=OBSERVATION)
+                    response = http.post(
+                        f"{stack.gateway.url}/v1/predict", json=EXAMPLE_OBSERVATION
+                    )
                 except httpx.HTTPError as error:
                     failures.append(repr(error))
                     continue
