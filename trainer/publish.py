@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from covertype.defaults import ASSETS_EXTRA, MODEL_NAME, WARMUP_FILE
+from covertype.defaults import ARCHIVE_SUFFIX, ASSETS_EXTRA, MODEL_NAME, WARMUP_FILE
 
 STAGING_PREFIX = ".publishing-"
 LOCK_FILE = ".publish.lock"
@@ -47,9 +47,18 @@ def existing_versions(model_dir: Path) -> list[int]:
 
 
 def next_version(model_dir: Path) -> int:
-    """One more than the highest existing version, or 1 when there is none."""
-    versions = existing_versions(model_dir)
-    return versions[-1] + 1 if versions else 1
+    """One more than the highest version ever published, served or archived; 1 when none.
+
+    Rolled-back versions move to `<model>.archive/` as `N` or `N-<run>`; counting them
+    means a number, which every prediction names, never stands for two models.
+    """
+    archive = model_dir.parent / f"{model_dir.name}{ARCHIVE_SUFFIX}"
+    archived = [
+        int(match.group(1))
+        for entry in (archive.iterdir() if archive.is_dir() else ())
+        if (match := re.fullmatch(r"(\d+)(?:-.*)?", entry.name))
+    ]
+    return max([*existing_versions(model_dir), *archived], default=0) + 1
 
 
 def check_complete(candidate: Path) -> None:

@@ -152,3 +152,13 @@ def test_concurrent_processes_get_distinct_numbers(tiny_candidate: Any, tmp_path
     expected = files_in(tiny_candidate.path)
     for version in versions:
         assert files_in(tmp_path / MODEL_NAME / str(version)) == expected
+
+
+def test_archived_version_numbers_are_never_reused(tmp_path: Path) -> None:
+    from trainer.publish import next_version
+
+    model_dir = tmp_path / "covertype"
+    (model_dir / "1").mkdir(parents=True)
+    (tmp_path / "covertype.archive" / "3-run7").mkdir(parents=True)
+    (tmp_path / "covertype.archive" / "2").mkdir()
+    assert next_version(model_dir) == 4
