@@ -9,20 +9,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from covertype import schema
+from covertype.schema import EXAMPLE_OBSERVATION
 from gateway.observations import Observation
 
-_ROW_ID1: dict[str, float] = {
-    "Elevation": 2596,
-    "Aspect": 51,
-    "Slope": 3,
-    "Horizontal_Distance_To_Hydrology": 258,
-    "Vertical_Distance_To_Hydrology": 0,
-    "Horizontal_Distance_To_Roadways": 510,
-    "Hillshade_9am": 221,
-    "Hillshade_Noon": 232,
-    "Hillshade_3pm": 148,
-    "Horizontal_Distance_To_Fire_Points": 6279,
-}
+_ROW_ID1: dict[str, float] = {name: EXAMPLE_OBSERVATION[name] for name in schema.NUMERIC_COLUMNS}
 _ROW_ID1998: dict[str, float] = {
     "Elevation": 2003,
     "Aspect": 355,
