@@ -3,15 +3,16 @@
 TF Serving's metric `/tensorflow/serving/request_count` is exported as
 `:tensorflow:serving:request_count`; the same names, label names, units
 (microseconds) and bucket layouts are used here, so dashboards and alerts written
-for the real server work on this one. prometheus-client appends `_total` to
-counter samples, so TF Serving's counters are exported by a small collector with
-their exact sample names (typed `untyped`, as the text format then requires).
-Metrics TF Serving does not have are prefixed `covertype_model_server_`; they
-add the version label TF Serving's request metrics lack.
+for the real server work on this one. TF Serving's counters keep their exact
+sample names (no `_total`) and are typed `counter`, as its Prometheus exporter
+writes them; prometheus-client would name such a family `..._total`, so they are
+written by a small collector of their own. Metrics TF Serving does not have are
+prefixed `covertype_model_server_`; they add the version label TF Serving's
+request metrics lack.
 """
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -21,8 +22,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.metrics_core import Metric
-from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -37,8 +37,8 @@ BATCH_SIZE_BUCKETS = exponential_buckets(1, 2, 14)
 QUEUING_LATENCY_BUCKETS = exponential_buckets(100, 1.2, 52)
 
 
-class ExactNameCounter(Collector):
-    """A labelled counter exported with its sample name unchanged (no `_total`)."""
+class ExactNameCounter:
+    """A labelled counter written as TF Serving writes one: typed counter, no `_total`."""
 
     def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
         self._name = name
@@ -52,16 +52,25 @@ class ExactNameCounter(Collector):
         with self._lock:
             self._values[labelvalues] = self._values.get(labelvalues, 0.0) + amount
 
-    def collect(self) -> Iterable[Metric]:
-        """One `untyped` family with a sample per label set."""
-        metric = Metric(self._name, self._documentation, "unknown")
+    def exposition(self) -> bytes:
+        """The family in the Prometheus text format: HELP, TYPE counter, one line a series."""
         with self._lock:
-            items = list(self._values.items())
+            items = sorted(self._values.items())
+        lines = [f"# HELP {self._name} {_escape(self._documentation, help_text=True)}"]
+        lines.append(f"# TYPE {self._name} counter")
         for labelvalues, value in items:
-            metric.add_sample(
-                self._name, dict(zip(self._labelnames, labelvalues, strict=True)), value
+            labels = ",".join(
+                f'{name}="{_escape(label)}"'
+                for name, label in zip(self._labelnames, labelvalues, strict=True)
             )
-        yield metric
+            lines.append(f"{self._name}{{{labels}}} {floatToGoString(value)}")
+        return ("\n".join(lines) + "\n").encode()
+
+
+def _escape(text: str, help_text: bool = False) -> str:
+    """The text format's escaping: backslash and newline, and double quotes in label values."""
+    escaped = text.replace("\\", "\\\\").replace("\n", "\\n")
+    return escaped if help_text else escaped.replace('"', '\\"')
 
 
 class Metrics:
@@ -75,7 +84,6 @@ class Metrics:
             "The total number of requests.",
             ("model_name", "status"),
         )
-        self.registry.register(self._request_count)
         self._request_latency = Histogram(
             ":tensorflow:serving:request_latency",
             "Distribution of wall time (in microseconds) for Tensorflow Serving request.",
@@ -175,4 +183,4 @@ class Metrics:
 
     def exposition(self) -> bytes:
         """The Prometheus text exposition of every metric."""
-        return generate_latest(self.registry)
+        return self._request_count.exposition() + generate_latest(self.registry)
