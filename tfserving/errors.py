@@ -80,6 +80,11 @@ def unavailable(message: str) -> ServingError:
     return ServingError(grpc.StatusCode.UNAVAILABLE, message)
 
 
+def deadline_exceeded(message: str) -> ServingError:
+    """DEADLINE_EXCEEDED: the request ran out of time."""
+    return ServingError(grpc.StatusCode.DEADLINE_EXCEEDED, message)
+
+
 def unimplemented(message: str) -> ServingError:
     """UNIMPLEMENTED: the server or the model does not offer this API."""
     return ServingError(grpc.StatusCode.UNIMPLEMENTED, message)

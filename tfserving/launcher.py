@@ -12,12 +12,24 @@ import os
 import shutil
 import signal
 import sys
+import threading
+from typing import TYPE_CHECKING
 
 from covertype import __version__
-from tfserving.flags import resolve, tfserving_argv, unsupported_by_local
+from tfserving.flags import (
+    FLAGS_BY_NAME,
+    ignored_by_local,
+    resolve,
+    tfserving_argv,
+    unsupported_by_local,
+)
 from tfserving.logs import configure_logging, log_event
 
+if TYPE_CHECKING:
+    from tfserving.model_servers.server import Server
+
 BINARY = "tensorflow_model_server"
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 logger = logging.getLogger(__name__)
 
 
@@ -51,7 +63,7 @@ def exec_tfserving(binary: str, args: argparse.Namespace) -> int:
 
 
 def run_local(args: argparse.Namespace) -> int:
-    """Run the local Python server until SIGTERM or SIGINT."""
+    """Run the local Python server until SIGTERM or SIGINT, then drain it (exit 0)."""
     unsupported = unsupported_by_local(args)
     if unsupported:
         flags = ", ".join(f"--{name}" for name in unsupported)
@@ -68,19 +80,52 @@ def run_local(args: argparse.Namespace) -> int:
     # TensorFlow's C++ INFO and WARNING lines are not JSON; errors still show.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     configure_logging()
+    ignored = ignored_by_local(args)
+    if ignored:
+        log_event(
+            logger,
+            "flags_ignored",
+            logging.WARNING,
+            flags={name: FLAGS_BY_NAME[name].note for name in ignored},
+        )
+    # Only the signal thread takes SIGTERM/SIGINT: every thread started from here on
+    # inherits this mask (there is no other thread yet).
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     from tfserving.model_servers.server import Server, StartupError
 
     server = Server(resolve(args))
+    serving = threading.Event()
+    threading.Thread(
+        target=_take_stop_signals, args=(server, serving), name="signals", daemon=True
+    ).start()
     try:
         server.build_and_start()
     except StartupError as error:
-        log_event(logger, "server_start_failed", logging.ERROR, error=str(error))
+        fields = {"detail": error.detail} if error.detail else {}
+        log_event(
+            logger,
+            "server_start_failed",
+            logging.ERROR,
+            error=f"Failed to start server. Error: {error}",
+            **fields,
+        )
         server.stop()
         return 1
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: server.stop())
+    serving.set()
     server.wait_for_termination()
     return 0
+
+
+def _take_stop_signals(server: "Server", serving: threading.Event) -> None:
+    """The first SIGTERM/SIGINT drains a serving server; before it serves, or a second
+    time, the process exits at once (status 128 + the signal's number)."""
+    signum = signal.sigwait(STOP_SIGNALS)
+    if serving.is_set():
+        log_event(logger, "stop_signal", signal=signal.Signals(signum).name)
+        threading.Thread(target=server.drain, name="drain", daemon=True).start()
+        signum = signal.sigwait(STOP_SIGNALS)
+    log_event(logger, "stop_signal", logging.WARNING, signal=signal.Signals(signum).name, now=True)
+    os._exit(128 + signum)
 
 
 def local_version() -> str:

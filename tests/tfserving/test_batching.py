@@ -27,7 +27,11 @@ class AffineSession:
         self.batch_sizes: list[int] = []
 
     def run(
-        self, signature_name: str, inputs: Mapping[str, np.ndarray], output_names: Sequence[str]
+        self,
+        signature_name: str,
+        inputs: Mapping[str, np.ndarray],
+        output_names: Sequence[str],
+        timeout_in_ms: int = 0,
     ) -> dict[str, np.ndarray]:
         if self.gate is not None:
             assert self.gate.wait(10)
@@ -161,6 +165,16 @@ def test_a_closed_session_still_answers_unbatched(scheduler: SharedBatchSchedule
     np.testing.assert_array_equal(
         session.run("sig", {"x": rows(0, 2)}, ["y"])["y"], 2 * rows(0, 2) + 1
     )
+
+
+def test_a_task_waits_for_its_batch_at_most_its_timeout(scheduler: SharedBatchScheduler) -> None:
+    gate = threading.Event()
+    session = batching(AffineSession(gate=gate), scheduler, Metrics())
+    with pytest.raises(ServingError) as raised:
+        session.run("sig", {"x": rows(0, 1)}, ["y"], timeout_in_ms=50)
+    gate.set()  # the batch itself still runs
+    assert raised.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert raised.value.message == "Timed out after 50 ms waiting for the batch to run"
 
 
 def test_batching_parameters_defaults_and_checks() -> None:

@@ -22,7 +22,13 @@ from tfserving.batching.shared_batch_scheduler import (
     SharedBatchScheduler,
 )
 from tfserving.core.servable_id import ServableId
-from tfserving.errors import ServingError, failed_precondition, internal, invalid_argument
+from tfserving.errors import (
+    ServingError,
+    deadline_exceeded,
+    failed_precondition,
+    internal,
+    invalid_argument,
+)
 from tfserving.monitoring import Metrics
 from tfserving.servables.saved_model_bundle import Session
 
@@ -75,17 +81,24 @@ class BatchingSession:
         self._lock = threading.Lock()
 
     def run(
-        self, signature_name: str, inputs: Mapping[str, np.ndarray], output_names: Sequence[str]
+        self,
+        signature_name: str,
+        inputs: Mapping[str, np.ndarray],
+        output_names: Sequence[str],
+        timeout_in_ms: int = 0,
     ) -> dict[str, np.ndarray]:
-        """Run as part of a batch; blocks until the batch has run."""
+        """Run as part of a batch; blocks until the batch has run (or the timeout passes)."""
         size = batch_size_of(inputs)
         task = BatchTask(size=size, inputs=inputs)
         self._metrics.observe_task(size)
         try:
             self._queue(signature_name, inputs, output_names).schedule(task)
         except QueueClosedError:
-            return self._wrapped.run(signature_name, inputs, output_names)
-        task.done.wait()
+            return self._wrapped.run(signature_name, inputs, output_names, timeout_in_ms)
+        if not task.done.wait(timeout_in_ms / 1000 if timeout_in_ms > 0 else None):
+            raise deadline_exceeded(
+                f"Timed out after {timeout_in_ms} ms waiting for the batch to run"
+            )
         if task.error is not None:
             raise task.error
         assert task.result is not None

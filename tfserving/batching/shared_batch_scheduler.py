@@ -50,9 +50,9 @@ class Completion:
             self.done = True
             self._lock.release()
 
-    def wait(self) -> None:
-        """Block until set()."""
-        self._lock.acquire()
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until set(), or at most `timeout` seconds; True if it was set."""
+        return self._lock.acquire(timeout=-1 if timeout is None else timeout)
 
 
 @dataclass

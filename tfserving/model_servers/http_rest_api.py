@@ -4,9 +4,10 @@
 http_rest_api_handler: the same URL patterns (case-insensitive), status and
 metadata as JSON renderings of the gRPC responses, predict in row or columnar
 format, classify/regress on tf.Examples, and `{"error": "..."}` with the HTTP
-status TF Serving maps each error code to. Predict responses also carry the
-version that answered in an `X-Model-Version` header (TF Serving's body has no
-version; the header changes nothing for its clients).
+status TF Serving maps each error code to. Each run is bounded by
+`--rest_api_timeout_in_ms` (DEADLINE_EXCEEDED, HTTP 504, past it). Predict responses
+also carry the version that answered in an `X-Model-Version` header (TF Serving's
+body has no version; the header changes nothing for its clients).
 """
 
 import logging
@@ -34,6 +35,7 @@ from tfserving.model_servers.get_model_status_impl import get_model_status
 from tfserving.model_servers.server_core import ServerCore
 from tfserving.monitoring import Metrics
 from tfserving.servables import classification_regression
+from tfserving.servables.classification_regression import DEFAULT_INFERENCE, InferenceOptions
 from tfserving.servables.predict_util import DEFAULT_SIGNATURE, predict_arrays
 from tfserving.servables.saved_model_bundle import SavedModelBundle
 
@@ -61,9 +63,12 @@ class RestResponse:
 class HttpRestApiHandler:
     """Answers `/v1/...` requests on a ServerCore."""
 
-    def __init__(self, core: ServerCore, metrics: Metrics) -> None:
+    def __init__(
+        self, core: ServerCore, metrics: Metrics, options: InferenceOptions = DEFAULT_INFERENCE
+    ) -> None:
         self._core = core
         self._metrics = metrics
+        self._options = options
 
     def process(self, method: str, raw_path: str, body: bytes) -> RestResponse:
         """Answer one request; never raises."""
@@ -86,7 +91,7 @@ class HttpRestApiHandler:
             return RestResponse(failure.http_status, json_tensor.error_body(failure.message))
 
     def _inference(self, api: str, spec: model_pb2.ModelSpec, body: bytes) -> RestResponse:
-        run: Callable[[SavedModelBundle, bytes], bytes] = {
+        run: Callable[[SavedModelBundle, bytes, InferenceOptions], bytes] = {
             "predict": _predict,
             "classify": _classify,
             "regress": _regress,
@@ -97,7 +102,8 @@ class HttpRestApiHandler:
         try:
             bundle = self._core.servable_handle(spec)
             version = bundle.id.version
-            return RestResponse(200, run(bundle, body), {VERSION_HEADER: str(version)})
+            answer = run(bundle, body, self._options)
+            return RestResponse(200, answer, {VERSION_HEADER: str(version)})
         except ServingError as error:
             code = error.code
             raise
@@ -153,7 +159,7 @@ def _to_dict(proto: object) -> dict:
     )
 
 
-def _predict(bundle: SavedModelBundle, body: bytes) -> bytes:
+def _predict(bundle: SavedModelBundle, body: bytes, options: InferenceOptions) -> bytes:
     document = json_tensor.parse_json(body)
     signature_name = json_tensor.signature_name_of(document) or DEFAULT_SIGNATURE
     signature = bundle.signature_defs.get(signature_name)
@@ -162,7 +168,7 @@ def _predict(bundle: SavedModelBundle, body: bytes) -> bytes:
             f'Serving signature name: "{signature_name}" not found in signature def'
         )
     inputs, request_format = json_tensor.predict_inputs(document, signature)
-    _, outputs = predict_arrays(bundle, signature_name, inputs)
+    _, outputs = predict_arrays(bundle, signature_name, inputs, timeout_in_ms=options.timeout_in_ms)
     return json_tensor.predict_response(outputs, request_format)
 
 
@@ -172,17 +178,17 @@ def _classify_regress_spec(bundle: SavedModelBundle, document: dict) -> model_pb
     )
 
 
-def _classify(bundle: SavedModelBundle, body: bytes) -> bytes:
+def _classify(bundle: SavedModelBundle, body: bytes, options: InferenceOptions) -> bytes:
     document = json_tensor.parse_json(body)
     spec = _classify_regress_spec(bundle, document)
     request_input = json_tensor.classify_regress_input(document, "classify")
-    _, result = classification_regression.classify(bundle, spec, request_input)
+    _, result = classification_regression.classify(bundle, spec, request_input, options)
     return json_tensor.classification_response(result)
 
 
-def _regress(bundle: SavedModelBundle, body: bytes) -> bytes:
+def _regress(bundle: SavedModelBundle, body: bytes, options: InferenceOptions) -> bytes:
     document = json_tensor.parse_json(body)
     spec = _classify_regress_spec(bundle, document)
     request_input = json_tensor.classify_regress_input(document, "regress")
-    _, result = classification_regression.regress(bundle, spec, request_input)
+    _, result = classification_regression.regress(bundle, spec, request_input, options)
     return json_tensor.regression_response(result)

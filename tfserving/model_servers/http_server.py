@@ -2,9 +2,14 @@
 
 It runs in its own thread and event loop, next to the gRPC server in the same
 process. Request handling (JSON parsing, TensorFlow) happens in worker threads,
-`--rest_api_num_threads` of them, so the event loop only moves bytes.
+`--rest_api_num_threads` of them, so the event loop only moves bytes. As in TF
+Serving's http_server.cc, an OPTIONS request is a CORS preflight (OK if it has an
+http(s) Origin) and `--rest_api_enable_cors_support` adds the CORS headers to every
+`/v1/` answer. Requests are counted in an `InFlightRequests` so a drain can wait
+for them; `stop_accepting()` closes the port and lets running requests finish.
 """
 
+import re
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -18,14 +23,22 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from tfserving.errors import failed_precondition
 from tfserving.model_servers.http_rest_api import (
     JSON_CONTENT_TYPE,
     PATH_PREFIX,
     HttpRestApiHandler,
 )
+from tfserving.model_servers.in_flight import InFlightRequests
 from tfserving.monitoring import CONTENT_TYPE, Metrics
 
 _METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+_CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, GET",
+    "Access-Control-Allow-Headers": "Content-Type",
+}
+_HTTP_ORIGIN = re.compile(r"https?://")
 
 
 class HttpServerError(Exception):
@@ -37,8 +50,26 @@ def create_app(
     metrics: Metrics,
     prometheus_path: str | None,
     num_threads: int,
+    in_flight: InFlightRequests,
+    enable_cors_support: bool = False,
 ) -> Starlette:
     """The ASGI app: `/v1/...` to the REST handler, the metrics path to Prometheus text."""
+    cors = _CORS_HEADERS if enable_cors_support else {}
+
+    def answer(method: str, raw_path: str, body: bytes, origin: str) -> Response:
+        with in_flight.track():
+            if method == "OPTIONS":
+                if _HTTP_ORIGIN.search(origin):
+                    return Response(b"", headers=cors)
+                refused = failed_precondition("Origin header is missing in CORS preflight")
+                return Response(b"", status_code=refused.http_status, headers=cors)
+            result = handler.process(method, raw_path, body)
+            return Response(
+                result.body,
+                status_code=result.status,
+                media_type=JSON_CONTENT_TYPE,
+                headers={**result.headers, **cors},
+            )
 
     async def dispatch(request: Request) -> Response:
         path = request.url.path
@@ -49,13 +80,8 @@ def create_app(
         if not PATH_PREFIX.fullmatch(raw_path):
             return PlainTextResponse("Not Found", status_code=404)
         body = await request.body()
-        answer = await run_in_threadpool(handler.process, request.method, raw_path, body)
-        return Response(
-            answer.body,
-            status_code=answer.status,
-            media_type=JSON_CONTENT_TYPE,
-            headers=answer.headers,
-        )
+        origin = request.headers.get("origin", "")
+        return await run_in_threadpool(answer, request.method, raw_path, body, origin)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -68,9 +94,15 @@ def create_app(
 class HttpServer:
     """uvicorn serving an app on host:port from a background thread."""
 
-    def __init__(self, app: Starlette, host: str, port: int) -> None:
+    def __init__(self, app: Starlette, host: str, port: int, grace_seconds: float) -> None:
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", access_log=False, lifespan="on"
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=max(int(grace_seconds), 1),
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="rest-api", daemon=True)
@@ -85,8 +117,12 @@ class HttpServer:
                 raise HttpServerError(f"Failed to start HTTP Server at {self._address}")
             time.sleep(0.01)
 
-    def stop(self) -> None:
-        """Stop accepting connections and wait for the thread."""
+    def stop_accepting(self) -> None:
+        """Close the port; requests running finish (uvicorn's graceful shutdown)."""
         self._server.should_exit = True
+
+    def stop(self, timeout: float) -> None:
+        """Stop accepting if not done yet, and wait for the server thread."""
+        self.stop_accepting()
         if self._thread.is_alive():
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=timeout)

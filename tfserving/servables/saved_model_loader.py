@@ -1,30 +1,30 @@
 """The loader for one SavedModel version: load, wrap the session, warm up; and unload."""
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tfserving.core.servable_id import ServableId
 from tfserving.monitoring import Metrics
+from tfserving.servables.classification_regression import DEFAULT_INFERENCE, InferenceOptions
 from tfserving.servables.saved_model_bundle import (
-    DirectSession,
     SavedModelBundle,
-    Session,
+    SessionWrapper,
     load_saved_model_bundle,
 )
 from tfserving.servables.saved_model_warmup import run_saved_model_warmup
-
-SessionWrapper = Callable[[DirectSession, ServableId], Session]
+from tfserving.servables.session_bundle_config import SessionBundleConfig
 
 
 @dataclass(frozen=True)
 class LoaderOptions:
-    """What every loader needs: warmup settings, metrics, and the batching wrapper if any."""
+    """What every loader needs: session config, warmup settings, metrics, batching wrapper."""
 
     enable_model_warmup: bool
     num_request_iterations_for_warmup: int
     metrics: Metrics
     wrap_session: SessionWrapper | None = None
+    session_bundle_config: SessionBundleConfig = field(default_factory=SessionBundleConfig)
+    inference: InferenceOptions = DEFAULT_INFERENCE
 
 
 class SavedModelLoader:
@@ -37,11 +37,17 @@ class SavedModelLoader:
 
     def load(self) -> SavedModelBundle:
         """Load the bundle and replay its warmup requests; any failure fails the load."""
-        bundle = load_saved_model_bundle(self.servable_id, self.path, self._options.wrap_session)
-        if self._options.enable_model_warmup:
+        options = self._options
+        bundle = load_saved_model_bundle(
+            self.servable_id, self.path, options.session_bundle_config, options.wrap_session
+        )
+        if options.enable_model_warmup:
             try:
                 run_saved_model_warmup(
-                    bundle, self._options.num_request_iterations_for_warmup, self._options.metrics
+                    bundle,
+                    options.num_request_iterations_for_warmup,
+                    options.metrics,
+                    options.inference,
                 )
             except BaseException:
                 bundle.session.close()

@@ -3,9 +3,10 @@
 The file is a TFRecord of `tensorflow.serving.PredictionLog`s, as in TF Serving
 (predict, classify, regress and multi-inference logs). Each logged request runs
 `num_request_iterations` times through the bundle's session (batching included),
-so the first real request finds everything traced and warm, and once through a
-TF1 Session the way TF Serving runs it (see session_check). Any failure fails the
-load. At most 1000 records are allowed.
+so the first real request finds the Session's executors built and warm. Any
+failure fails the load (a model TF Serving cannot run, e.g. a `tf.Module` holding
+a Keras 3 model whose variables a Session never restores, fails here as it fails
+there). At most 1000 records are allowed.
 """
 
 import time
@@ -21,20 +22,24 @@ from covertype import defaults
 from tfserving.errors import ServingError, invalid_argument, unimplemented
 from tfserving.monitoring import Metrics
 from tfserving.servables.classification_regression import (
+    DEFAULT_INFERENCE,
+    InferenceOptions,
     run_classify,
     run_multi_inference,
     run_regress,
 )
 from tfserving.servables.predict_util import run_predict
+from tfserving.servables.runtime_errors import runtime_error
 from tfserving.servables.saved_model_bundle import SavedModelBundle
-from tfserving.servables.session_check import check_runs_in_session
-from tfserving.servables.signature_runner import runtime_error
 
 MAX_NUM_RECORDS = 1000
 
 
 def run_saved_model_warmup(
-    bundle: SavedModelBundle, num_request_iterations: int, metrics: Metrics
+    bundle: SavedModelBundle,
+    num_request_iterations: int,
+    metrics: Metrics,
+    options: InferenceOptions = DEFAULT_INFERENCE,
 ) -> int:
     """Replay the bundle's warmup requests; return how many records were read."""
     path = bundle.path / defaults.ASSETS_EXTRA / defaults.WARMUP_FILE
@@ -45,10 +50,9 @@ def run_saved_model_warmup(
     try:
         logs = read_warmup_logs(path)
         for log in logs:
-            replay = _replayer(log, path)
+            replay = _replayer(log, path, options)
             for _ in range(max(num_request_iterations, 1)):
                 replay(bundle)
-        check_runs_in_session(bundle.path, logs)
     except ServingError as error:
         status = error.code.name
         raise
@@ -79,17 +83,17 @@ def read_warmup_logs(path: Path) -> list[prediction_log_pb2.PredictionLog]:
 
 
 def _replayer(
-    log: prediction_log_pb2.PredictionLog, path: object
+    log: prediction_log_pb2.PredictionLog, path: object, options: InferenceOptions
 ) -> Callable[[SavedModelBundle], object]:
     kind = log.WhichOneof("log_type")
     if kind == "predict_log":
         return lambda bundle: run_predict(bundle, log.predict_log.request)
     if kind == "classify_log":
-        return lambda bundle: run_classify(bundle, log.classify_log.request)
+        return lambda bundle: run_classify(bundle, log.classify_log.request, options)
     if kind == "regress_log":
-        return lambda bundle: run_regress(bundle, log.regress_log.request)
+        return lambda bundle: run_regress(bundle, log.regress_log.request, options)
     if kind == "multi_inference_log":
-        return lambda bundle: run_multi_inference(bundle, log.multi_inference_log.request)
+        return lambda bundle: run_multi_inference(bundle, log.multi_inference_log.request, options)
     raise unimplemented(f"Unsupported log_type for warmup: {kind} in {path}")
 
 
