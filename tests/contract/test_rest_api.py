@@ -135,18 +135,13 @@ def test_metrics_use_tf_serving_names(
     response = rest.get("/monitoring/prometheus/metrics")
     if response.status_code == 404:
         pytest.skip("the server does not export Prometheus metrics (--monitoring_config_file)")
-    samples = [
-        sample
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    ]
+    families = {f.name: f for f in text_string_to_metric_families(response.text)}
+    samples = [sample for family in families.values() for sample in family.samples]
     model = static_server.client.model_name
-    counts = [
-        s
-        for s in samples
-        if s.name == ":tensorflow:serving:request_count"
-        and s.labels == {"model_name": model, "status": "OK"}
-    ]
+    # TF Serving types its counters `counter` (the parser names their samples `..._total`).
+    request_count = families[":tensorflow:serving:request_count"]
+    assert request_count.type == "counter"
+    counts = [s for s in request_count.samples if s.labels == {"model_name": model, "status": "OK"}]
     assert counts and counts[0].value >= 1
     latency = [
         s
