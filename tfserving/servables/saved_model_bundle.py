@@ -85,7 +85,8 @@ class DirectSession:
         finally:
             if options is not None:
                 pywrap_tf_session.TF_DeleteBuffer(options)
-        return dict(zip(output_names, outputs, strict=True))
+        # Scalars may come back as numpy scalars (or bytes); callers get arrays.
+        return {name: np.asarray(value) for name, value in zip(output_names, outputs, strict=True)}
 
     def _endpoint(self, signature_name: str, kind: str, alias: str) -> object:
         """The graph tensor (as a TF_Output) behind a signature's input or output alias."""
