@@ -1,6 +1,7 @@
 """The local server honours TF Serving's serving flags: a UNIX socket, the gRPC health
-service, tensor_content outputs, gRPC channel arguments, the REST timeout, CORS and the
-signature method-name check. One server runs with all of them, over two TF1 models."""
+service, tensor_content outputs, gRPC channel arguments, the REST timeout, CORS, the
+signature method-name check and per-model batching parameters. One server runs with all
+of them, over two TF1 models (only half_plus_two has a batching_params.pbtxt)."""
 
 import shutil
 import tempfile
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client.parser import text_string_to_metric_families
 from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import (
     classification_pb2,
@@ -25,6 +27,7 @@ from tests.support.model_server import RunningModelServer, start_model_server
 from tests.tfserving.tf1_models import export_gated, export_half_plus_two
 
 REST_TIMEOUT_MS = 200
+MONITORING = Path(__file__).resolve().parents[2] / "tfserving" / "monitoring.config"
 MAX_REQUEST_BYTES = 65536
 
 
@@ -41,7 +44,8 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, socket_path: Path
 ) -> Iterator[RunningModelServer]:
     base = tmp_path_factory.mktemp("models")
-    export_half_plus_two(base / "half_plus_two" / "1")
+    version = export_half_plus_two(base / "half_plus_two" / "1")
+    (version / "batching_params.pbtxt").write_text("max_batch_size { value: 8 }\n")
     export_gated(base / "gated" / "1")
     config = model_config("half_plus_two", str(base / "half_plus_two"))
     config.model_config_list.config.append(
@@ -58,6 +62,9 @@ def server(
         "--rest_api_enable_cors_support=true",
         "--enable_signature_method_name_check",
         "--num_load_threads=2",
+        "--enable_batching",
+        "--enable_per_model_batching_parameters",
+        f"--monitoring_config_file={MONITORING}",
     ]
     with start_model_server(
         model_config_file=config_file, model_name="half_plus_two", extra_args=flags
@@ -113,11 +120,27 @@ def test_rest_runs_end_at_rest_api_timeout_in_ms(
     body = {"inputs": {"started": started, "release": never, "x": [1.0]}}
     with httpx.Client(base_url=server.rest_url, timeout=60) as rest:
         response = rest.post("/v1/models/gated:predict", json=body)
+    # TF's Session message: the gated model (no batching_params.pbtxt) runs unbatched.
     assert (response.status_code, response.json()) == (
         504,
         {"error": "Timed out waiting for notification"},
     )
     assert (tmp_path / "started").exists()  # the run had started: the timeout ended it
+
+
+def batched_tasks(rest: httpx.Client) -> float:
+    page = rest.get("/monitoring/prometheus/metrics").text
+    families = {f.name: f for f in text_string_to_metric_families(page)}
+    family = families[":tensorflow:serving:batching_session:input_batch_size"]
+    return sum(s.value for s in family.samples if s.name.endswith("_count"))
+
+
+def test_a_version_with_batching_params_pbtxt_is_batched(server: RunningModelServer) -> None:
+    with httpx.Client(base_url=server.rest_url, timeout=30) as rest:
+        before = batched_tasks(rest)
+        answer = rest.post("/v1/models/half_plus_two:predict", json={"instances": [[2.0]]})
+        assert answer.json() == {"predictions": [[3.0]]}
+        assert batched_tasks(rest) == before + 1
 
 
 def test_cors_preflight_and_headers(server: RunningModelServer) -> None:
