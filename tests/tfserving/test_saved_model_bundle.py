@@ -70,6 +70,17 @@ def test_the_graph_decides_input_shapes(half_plus_two: SavedModelBundle) -> None
     assert response.model_spec.signature_name == "serving_default"
 
 
+def test_a_wrong_input_name_gets_tf_servings_message(half_plus_two: SavedModelBundle) -> None:
+    request = predict_request([2.0], [1])
+    request.inputs["z"].CopyFrom(request.inputs.pop("x"))
+    error = failure(lambda: run_predict(half_plus_two, request))
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.message == (
+        "Signature input alias: x(feed name: x:0) not found in request and no default value "
+        "provided. Inputs expected to be in the request {z}, or default input alias set: "
+    )
+
+
 def test_outputs_go_in_tensor_content_when_asked(half_plus_two: SavedModelBundle) -> None:
     request = predict_request([2.0], [1])
     y = run_predict(half_plus_two, request, TensorEncoding.TENSOR_CONTENT).outputs["y"]

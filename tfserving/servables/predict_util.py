@@ -33,14 +33,13 @@ def find_signature(bundle: SavedModelBundle, signature_name: str) -> Signature:
 
 
 def check_input_names(signature: Signature, names: Iterable[str]) -> None:
-    """Every signature input given (or defaulted), nothing else (TF Serving's messages)."""
+    """Every signature input given (or defaulted), nothing else: TF Serving's
+    VerifyRequestInputsSize, then saved_model::GetInputValues, with their messages."""
     sent = set(names)
     expected = set(signature.input_dtypes)
     if sent == expected:
         return
     defaults = signature.signature_def.defaults
-    if sent < expected and all(name in defaults for name in expected - sent):
-        return
     if len(sent) > len(expected) or (len(sent) < len(expected) and not defaults):
         extra = ",".join(sorted(sent - expected))
         missing = ",".join(sorted(expected - sent))
@@ -49,14 +48,20 @@ def check_input_names(signature: Signature, names: Iterable[str]) -> None:
             f"len({{{','.join(sorted(sent))}}}) != len({{{','.join(sorted(expected))}}}). "
             f"Sent extra: {{{extra}}}. Missing but required: {{{missing}}}."
         )
-    unknown = sorted(sent - expected)
-    if unknown:
+    for alias in sorted(expected - sent):
+        if alias not in defaults:
+            feed = signature.signature_def.inputs[alias].name
+            raise invalid_argument(
+                f"Signature input alias: {alias}(feed name: {feed}) not found in request and no "
+                f"default value provided. Inputs expected to be in the request "
+                f"{{{','.join(sorted(sent))}}}, or default input alias set: "
+                f"{','.join(sorted(defaults))}"
+            )
+    if sent - expected:
         raise invalid_argument(
-            f"input tensor alias not found in signature: {unknown[0]}. Inputs expected to be "
-            f"in the set {{{','.join(sorted(expected))}}}."
+            f"Inputs contains invalid name. Used request inputs: "
+            f"{','.join(sorted(sent & expected))}, request input: {','.join(sorted(sent))}"
         )
-    missing = sorted(expected - sent - set(defaults))
-    raise invalid_argument(f"Signature input alias: {missing[0]} not found in request.")
 
 
 def output_aliases(signature: Signature, output_filter: Sequence[str]) -> Sequence[str]:
