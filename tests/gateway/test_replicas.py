@@ -109,12 +109,17 @@ def test_sigkill_of_one_replica_loses_almost_nothing_and_nothing_after_the_retry
     ):
         for replica in replicas:
             takes_traffic(replica)
+        before_kill = [served(replica) for replica in replicas]
         killed_at = time.monotonic()
         replicas[0].process.send_signal(signal.SIGKILL)
         replicas[0].process.wait(10)
         load.wait_for_answers(500)
         takes_traffic(replicas[1])
     failed = load.failures()
+    print(
+        f"\nSIGKILL: Predict calls per replica before the kill {before_kill}; "
+        f"{len(load.answers)} requests, {len(failed)} failed"
+    )
     assert len(failed) <= 0.001 * len(load.answers), failed[:5]
     assert load.failures(since=killed_at + RETRY_WINDOW_SECONDS) == [], failed[:5]
 
@@ -128,11 +133,17 @@ def test_rolling_restart_with_sigterm_fails_no_request(
     ):
         for replica in replicas:
             takes_traffic(replica)
+        served_before_stop = []
         for index, replica in enumerate(list(replicas)):
+            served_before_stop.append(served(replica))
             assert replica.stop() == 0, replica.log()[-2000:]
             load.wait_for_answers(100)
             replicas[index] = restart(replica, base_path)
             takes_traffic(replicas[index])
+    print(
+        f"\nrolling restart: Predict calls per replica before its SIGTERM {served_before_stop}; "
+        f"{len(load.answers)} requests, {len(load.failures())} failed"
+    )
     assert len(load.answers) > 500
     assert load.failures() == [], load.failures()[:5]
 
