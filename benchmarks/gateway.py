@@ -10,6 +10,7 @@ target's median round (requests/s, p50 / p99 latency), plus every run as JSON.
 
     .venv/bin/python -P benchmarks/gateway.py                      # trains a tiny model first
     .venv/bin/python -P benchmarks/gateway.py --models-dir models  # or uses published versions
+    .venv/bin/python -P benchmarks/gateway.py --compare-wire-formats  # typed fields vs content
 
 (`-P` keeps benchmarks/ off sys.path, where this file would shadow the gateway package.)
 
@@ -193,6 +194,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=3, help="warm-up seconds before each run")
     parser.add_argument("--connections", default="1,16", help="comma-separated concurrency levels")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per target")
+    parser.add_argument(
+        "--compare-wire-formats",
+        action="store_true",
+        help="instead of the baseline: two gateway + model server stacks, one answering in "
+        "typed *_val fields (TF Serving's default), one in tensor_content",
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk not found: install it with `apt-get install -y wrk`", file=sys.stderr)
@@ -206,56 +213,67 @@ def main(argv: Sequence[str] | None = None) -> int:
             models_dir = work / "models"
             tiny_model(models_dir)
         version_dir = latest_version(models_dir.resolve(), args.model_name)
-        python = sys.executable
-        grpc_port, gateway_port, baseline_port = free_port(), free_port(), free_port()
 
-        server = stack.enter_context(
-            process(
-                "model_server",
-                [
-                    python, "-m", "covertype.cli", "serve",
-                    f"--port={grpc_port}", "--rest_api_port=0",
-                    f"--model_name={args.model_name}",
-                    f"--model_base_path={models_dir.resolve() / args.model_name}",
-                ],
-                work,
-            )
-        )  # fmt: skip
-        gateway = stack.enter_context(
-            process(
-                "gateway",
-                [
-                    python, "-m", "covertype.cli", "gateway",
-                    f"--port={gateway_port}", f"--tfserving={defaults.HOST}:{grpc_port}",
-                    f"--model-name={args.model_name}",
-                ],
-                work,
-            )
-        )  # fmt: skip
-        gateway_url = f"http://{defaults.HOST}:{gateway_port}"
-        wait_for(f"{gateway_url}/healthz", gateway, work / "gateway.log")
-        wait_for(f"{gateway_url}/readyz", server, work / "model_server.log")
-        baseline = stack.enter_context(
-            process(
-                "baseline",
-                [
-                    python, "-P", str(ROOT / "benchmarks" / "baseline_app.py"),
-                    f"--saved-model={version_dir}", f"--port={baseline_port}",
-                ],
-                work,
-            )
-        )  # fmt: skip
-        baseline_url = f"http://{defaults.HOST}:{baseline_port}"
-        wait_for(f"{baseline_url}/healthz", baseline, work / "baseline.log")
+        def stack_url(name: str, server_flags: Sequence[str]) -> str:
+            """Start a model server and a gateway in front of it; the gateway's predict URL."""
+            grpc_port, gateway_port = free_port(), free_port()
+            server = stack.enter_context(
+                process(
+                    f"model_server-{name}",
+                    [
+                        sys.executable, "-m", "covertype.cli", "serve",
+                        f"--port={grpc_port}", "--rest_api_port=0",
+                        f"--model_name={args.model_name}",
+                        f"--model_base_path={models_dir.resolve() / args.model_name}",
+                        *server_flags,
+                    ],
+                    work,
+                )
+            )  # fmt: skip
+            gateway = stack.enter_context(
+                process(
+                    f"gateway-{name}",
+                    [
+                        sys.executable, "-m", "covertype.cli", "gateway",
+                        f"--port={gateway_port}", f"--tfserving={defaults.HOST}:{grpc_port}",
+                        f"--model-name={args.model_name}",
+                    ],
+                    work,
+                )
+            )  # fmt: skip
+            gateway_url = f"http://{defaults.HOST}:{gateway_port}"
+            wait_for(f"{gateway_url}/healthz", gateway, work / f"gateway-{name}.log")
+            wait_for(f"{gateway_url}/readyz", server, work / f"model_server-{name}.log")
+            return f"{gateway_url}/v1/predict"
 
-        targets = {
-            "gateway + model server": f"{gateway_url}/v1/predict",
-            "baseline (model in app)": f"{baseline_url}/v1/predict",
-        }
+        if args.compare_wire_formats:
+            targets = {
+                "typed *_val fields": stack_url("typed", []),
+                "tensor_content": stack_url(
+                    "content", ["--enable_serialization_as_tensor_content=true"]
+                ),
+            }
+        else:
+            baseline_port = free_port()
+            targets = {"gateway + model server": stack_url("gateway", [])}
+            baseline = stack.enter_context(
+                process(
+                    "baseline",
+                    [
+                        sys.executable, "-P", str(ROOT / "benchmarks" / "baseline_app.py"),
+                        f"--saved-model={version_dir}", f"--port={baseline_port}",
+                    ],
+                    work,
+                )
+            )  # fmt: skip
+            baseline_url = f"http://{defaults.HOST}:{baseline_port}"
+            wait_for(f"{baseline_url}/healthz", baseline, work / "baseline.log")
+            targets["baseline (model in app)"] = f"{baseline_url}/v1/predict"
+
         answers = {name: predict_once(url) for name, url in targets.items()}
         classes = {name: a["predictions"][0]["cover_type"] for name, a in answers.items()}
         if len(set(classes.values())) != 1:
-            raise SystemExit(f"the two paths disagree: {classes}")
+            raise SystemExit(f"the targets disagree: {classes}")
 
         script = work / "post.lua"
         script.write_text(WRK_SCRIPT.format(body=json.dumps(EXAMPLE_OBSERVATION)))

@@ -19,6 +19,7 @@ from gateway.middleware import RequestContextMiddleware
 from gateway.model_client import ModelServerClient
 from gateway.observations import Problem
 from gateway.prediction_log import PredictionLog, PredictionLogSettings
+from gateway.readiness import Readiness
 from gateway.routes import router
 from gateway.schemas import PredictInstances
 from gateway.settings import GatewaySettings
@@ -68,6 +69,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app = FastAPI(title=TITLE, description=DESCRIPTION, version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.readiness = Readiness()
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.add_exception_handler(errors.ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)

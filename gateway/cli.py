@@ -32,9 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--tfserving",
-        metavar="HOST:PORT",
+        metavar="TARGET",
         help=(
-            "model server gRPC target "
+            "model server gRPC target: host:port, dns:///name:port (every address, "
+            "round-robin), ipv4:a:p,b:p or unix:path "
             f"(COVERTYPE_TFSERVING; default {defaults.HOST}:{defaults.GRPC_PORT})"
         ),
     )

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 LATENCY_BUCKETS = (
@@ -26,6 +26,11 @@ class GatewayMetrics:
             "covertype_gateway_requests",
             "HTTP requests answered, by route template, method and status code.",
             ("route", "method", "status"),
+            registry=self.registry,
+        )
+        self.in_progress = Gauge(
+            "covertype_gateway_requests_in_progress",
+            "HTTP requests received and not yet answered.",
             registry=self.registry,
         )
         self.request_seconds = Histogram(

@@ -66,6 +66,8 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
+        in_progress = self.metrics.in_progress
+        in_progress.inc()
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
@@ -75,6 +77,7 @@ class RequestContextMiddleware:
             status = 500
             await _send_internal_error(send, request_id, header)
         finally:
+            in_progress.dec()
             self._record(scope, request_id, status, time.perf_counter() - started)
 
     def _record(self, scope: Scope, request_id: str, status: int, seconds: float) -> None:

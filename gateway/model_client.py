@@ -2,12 +2,20 @@
 
 It calls the real method paths, so it talks to `tensorflow_model_server` and to our
 compatible server alike. Every call carries a deadline, and the id of each HTTP
-request it serves as `x-request-id` metadata (one entry per request). The channel
-reconnects by itself after the server restarts; the reconnect backoff is capped low
-so that recovery takes about a second, not the two minutes of gRPC's default cap.
+request it serves as `x-request-id` metadata (one entry per request).
+
+The target is any gRPC target: `host:port`, `dns:///name:port` (every address the
+name resolves to, e.g. a Kubernetes headless Service), `ipv4:a:p1,b:p2`, `unix:path`.
+The channel's service config (`SERVICE_CONFIG`) spreads calls over every address
+round-robin, skips replicas whose standard gRPC health service says NOT_SERVING
+(a server without that service counts as healthy), and retries a call that failed
+with UNAVAILABLE (a replica that died or is draining) on another one, within the
+call's deadline and a retry budget. The channel reconnects by itself; the reconnect
+backoff is capped low so that recovery takes about a second, not gRPC's two minutes.
 """
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -21,7 +29,36 @@ PREDICT_METHOD = "/tensorflow.serving.PredictionService/Predict"
 GET_MODEL_STATUS_METHOD = "/tensorflow.serving.ModelService/GetModelStatus"
 REQUEST_ID_METADATA = "x-request-id"
 
-CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
+# gRPC's service config (https://github.com/grpc/grpc/blob/master/doc/service_config.md).
+SERVICE_CONFIG: dict[str, object] = {
+    "loadBalancingConfig": [{"round_robin": {}}],
+    "healthCheckConfig": {"serviceName": ""},
+    "methodConfig": [
+        {
+            "name": [
+                {"service": "tensorflow.serving.PredictionService"},
+                {"service": "tensorflow.serving.ModelService", "method": "GetModelStatus"},
+            ],
+            "retryPolicy": {
+                "maxAttempts": 3,
+                "initialBackoff": "0.02s",
+                "maxBackoff": "0.2s",
+                "backoffMultiplier": 2,
+                "retryableStatusCodes": ["UNAVAILABLE"],
+            },
+        }
+    ],
+    # Retries stop while more than half of a 10-token budget is spent (a failure costs
+    # one token, a success gives back 0.1): an overloaded or dead fleet is not retried
+    # into the ground.
+    "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1},
+}
+
+CHANNEL_OPTIONS: tuple[tuple[str, int | str], ...] = (
+    ("grpc.service_config", json.dumps(SERVICE_CONFIG)),
+    # The config above is the gateway's own: ignore any a DNS TXT record offers.
+    ("grpc.service_config_disable_resolution", 1),
+    ("grpc.enable_retries", 1),
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
@@ -44,7 +81,7 @@ class BackendError(Exception):
 
 
 class ModelServerClient:
-    """Calls `Predict` and `GetModelStatus` on one model server target.
+    """Calls `Predict` and `GetModelStatus` on the model server replicas behind one target.
 
     Create it inside the running event loop (grpc.aio binds the channel to it).
     """

@@ -14,6 +14,7 @@ from gateway.model_client import BackendError, ModelServerClient
 from gateway.observations import InvalidInstances, Problem, validate_instances
 from gateway.payload import MalformedJson, TooManyInstances, parse_body
 from gateway.predictions import BadModelResponse, VersionChoice
+from gateway.readiness import Readiness
 from gateway.schemas import (
     ERROR_RESPONSES,
     PREDICT_EXAMPLES,
@@ -216,38 +217,43 @@ async def healthz() -> Response:
 
 @router.get(
     "/readyz",
-    summary="Readiness: the model server has an AVAILABLE version",
+    summary="Readiness: the model server has shown an AVAILABLE version",
     response_model=ReadyBody,
     responses={503: {"model": ReadyBody, "description": "not ready, with the reason"}},
 )
 async def readyz(request: Request) -> Response:
-    """200 only when `GetModelStatus` reports an AVAILABLE version; otherwise 503 and why."""
+    """200 once `GetModelStatus` has reported an AVAILABLE version; until then 503 and why.
+
+    Once ready, the gateway stays ready without asking the model server again: its
+    outages are answered per request (503 `backend_unavailable`), not by taking every
+    gateway out of service at once. `GET /v1/models` shows the live model state.
+    """
     settings = _settings(request)
+    readiness: Readiness = request.app.state.readiness
     name = settings.model_name
-    try:
-        status = await _client(request).get_model_status(
-            name,
-            request.state.request_id,
-            min(READINESS_TIMEOUT_SECONDS, settings.timeout_seconds),
-        )
-    except BackendError as error:
-        reason = f"model server {settings.tfserving}: {error.code.name}: {error.details}"
-        return _not_ready(name, reason)
-    available = sorted(e.version for e in status.model_version_status if e.state == _AVAILABLE)
-    if not available:
-        states = ", ".join(
-            f"{e.version} {get_model_status_pb2.ModelVersionStatus.State.Name(e.state)}"
-            for e in status.model_version_status
-        )
-        return _not_ready(name, f"no AVAILABLE version of {name} (versions: {states or 'none'})")
-    return _json({"ready": True, "model_name": name, "available_versions": available})
+    if not readiness.ready:
+        try:
+            status = await _client(request).get_model_status(
+                name,
+                request.state.request_id,
+                min(READINESS_TIMEOUT_SECONDS, settings.timeout_seconds),
+            )
+        except BackendError as error:
+            return _not_ready(name, f"model server: {error.code.name}: {error.details}")
+        if not any(e.state == _AVAILABLE for e in status.model_version_status):
+            states = ", ".join(
+                f"{e.version} {get_model_status_pb2.ModelVersionStatus.State.Name(e.state)}"
+                for e in status.model_version_status
+            )
+            return _not_ready(
+                name, f"no AVAILABLE version of {name} yet (versions: {states or 'none'})"
+            )
+        readiness.mark_ready()
+    return _json({"ready": True, "model_name": name, "ready_since": readiness.ready_since})
 
 
 def _not_ready(model_name: str, reason: str) -> Response:
-    response = _json(
-        {"ready": False, "model_name": model_name, "available_versions": [], "reason": reason},
-        status_code=503,
-    )
+    response = _json({"ready": False, "model_name": model_name, "reason": reason}, status_code=503)
     response.headers["Retry-After"] = str(errors.RETRY_AFTER_SECONDS)
     return response
 

@@ -116,12 +116,14 @@ class ModelsBody(BaseModel):
 
 
 class ReadyBody(BaseModel):
-    """Readiness: true only when the model server has an AVAILABLE version."""
+    """Readiness: true once the model server has shown an AVAILABLE version."""
 
     ready: bool
     model_name: str
-    available_versions: list[int] = []
-    reason: str | None = None
+    ready_since: float | None = Field(
+        None, description="Unix time at which this gateway became ready"
+    )
+    reason: str | None = Field(None, description="why the gateway is not ready yet")
 
 
 class HealthBody(BaseModel):

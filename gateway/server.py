@@ -2,6 +2,7 @@
 
 import logging
 import logging.config
+import math
 
 import uvicorn
 
@@ -38,5 +39,7 @@ def serve(settings: GatewaySettings) -> None:
         log_config=config,
         access_log=False,  # the gateway writes its own JSON access log
         server_header=False,
-        timeout_graceful_shutdown=5,
+        # On SIGTERM / SIGINT: stop listening, then give the requests in flight as long
+        # as their backend deadline allows, plus a second to answer.
+        timeout_graceful_shutdown=math.ceil(settings.timeout_seconds) + 1,
     )

@@ -5,6 +5,7 @@ default from `covertype.defaults`. Environment variables exist for containers.
 """
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -16,6 +17,24 @@ from gateway.prediction_log import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES
 
 class SettingsError(ValueError):
     """An option (flag or environment variable) has a value the gateway cannot use."""
+
+
+# gRPC name-resolver schemes (grpc/doc/naming.md); without one, a target is host:port.
+GRPC_TARGET_SCHEMES = ("dns:", "ipv4:", "ipv6:", "unix:", "unix-abstract:")
+_HOST_PORT = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})")
+
+
+def check_grpc_target(target: str) -> None:
+    """Raise `SettingsError` unless `target` is `host:port` or a gRPC target with a scheme."""
+    if target.startswith(GRPC_TARGET_SCHEMES) and not any(c.isspace() for c in target):
+        return
+    match = _HOST_PORT.fullmatch(target)
+    if match is None or not 0 < int(match.group(1)) <= 65535:
+        raise SettingsError(
+            f"tfserving must be host:port or a gRPC target starting with one of "
+            f"{', '.join(GRPC_TARGET_SCHEMES)} (e.g. dns:///model-server:8500, "
+            f"ipv4:10.0.0.1:8500,10.0.0.2:8500), got {target!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -39,8 +58,7 @@ class GatewaySettings:
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port must be between 0 and 65535, got {self.port}")
-        if not self.tfserving:
-            raise SettingsError("tfserving must be a host:port gRPC target")
+        check_grpc_target(self.tfserving)
         if not self.model_name:
             raise SettingsError("model_name must not be empty")
         if not self.timeout_seconds > 0:

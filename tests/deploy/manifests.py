@@ -103,6 +103,14 @@ def flag_values(flags: Sequence[str]) -> dict[str, str]:
     return values
 
 
+def grpc_target_address(target: str) -> tuple[str, int]:
+    """(host, port) of a `host:port` or `dns:///host:port` gRPC target."""
+    address = target.removeprefix("dns:///")
+    assert "://" not in address and ":" in address, f"{target!r} is not host:port or dns:///"
+    host, port = address.rsplit(":", 1)
+    return host, int(port)
+
+
 def parse_model_server_config(text: str) -> model_server_config_pb2.ModelServerConfig:
     """A models.config text parsed strictly with TF Serving's `ModelServerConfig`."""
     config = model_server_config_pb2.ModelServerConfig()

@@ -17,6 +17,7 @@ from .manifests import (
     REPO,
     TFSERVING_IMAGE,
     flag_values,
+    grpc_target_address,
     image_tag,
     load_yaml,
     parse_model_server_config,
@@ -163,9 +164,8 @@ def test_gateway_environment_is_what_the_gateway_reads(services: dict[str, Any])
     unknown = set(environment) - set(ENV_VARS.values())
     assert not unknown, f"the gateway reads no such variables: {sorted(unknown)}"
     settings = load_settings({}, environ=environment)
-    tfserving_host, tfserving_port = settings.tfserving.rsplit(":", 1)
-    assert tfserving_host == "tfserving"
-    assert int(tfserving_port) == defaults.GRPC_PORT
+    assert settings.tfserving.startswith("dns:///"), "every replica, not the first address"
+    assert grpc_target_address(settings.tfserving) == ("tfserving", defaults.GRPC_PORT)
     assert settings.port == defaults.GATEWAY_PORT
     assert settings.model_name == defaults.MODEL_NAME
     assert settings.host == "0.0.0.0"

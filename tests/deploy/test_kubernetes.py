@@ -1,5 +1,6 @@
 """deploy/k8s: every overlay builds, every object is schema-valid, and the wiring holds."""
 
+import re
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -19,6 +20,7 @@ from .manifests import (
     containers,
     find,
     flag_values,
+    grpc_target_address,
     image_tag,
     kustomize,
     load_yaml,
@@ -27,7 +29,8 @@ from .manifests import (
 )
 
 # The oldest Kubernetes the manifests promise to work on, and the newest schema we have.
-KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
+# 1.30: the preStop `sleep` action is on by default (beta) from there.
+KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 BUILDS = [K8S_BASE, *K8S_OVERLAYS]
 
 
@@ -129,9 +132,12 @@ def test_gateway_talks_to_the_tfserving_service(objects: list[dict[str, Any]]) -
     env = {item["name"]: item["value"] for item in container["env"]}
     assert set(env) <= set(ENV_VARS.values())
     settings = load_settings({}, environ=env)
-    host, port = settings.tfserving.rsplit(":", 1)
+    assert settings.tfserving.startswith("dns:///"), "the gateway must resolve every replica"
+    host, port = grpc_target_address(settings.tfserving)
     service = find(objects, "Service", host)
-    assert int(port) in {p["port"] for p in service["spec"]["ports"] if p["name"] == "grpc"}
+    assert service["spec"]["clusterIP"] == "None", "a headless Service lists every pod"
+    assert port in {p["port"] for p in service["spec"]["ports"] if p["name"] == "grpc"}
+    assert service["spec"]["selector"].items() <= tfserving_pod_labels(objects).items()
     assert settings.port == defaults.GATEWAY_PORT
     assert settings.model_config_file is not None
     assert mount_for(container, str(settings.model_config_file))["readOnly"] is True
@@ -139,9 +145,24 @@ def test_gateway_talks_to_the_tfserving_service(objects: list[dict[str, Any]]) -
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
 
 
+def selected_deployment(objects: list[dict[str, Any]], selector: dict[str, str]) -> dict[str, Any]:
+    """The one Deployment whose pods carry every label of `selector`."""
+    (deployment,) = [
+        obj
+        for obj in objects
+        if obj["kind"] == "Deployment"
+        and selector.items() <= obj["spec"]["template"]["metadata"]["labels"].items()
+    ]
+    return deployment
+
+
+def tfserving_pod_labels(objects: list[dict[str, Any]]) -> dict[str, str]:
+    return find(objects, "Deployment", "tfserving")["spec"]["template"]["metadata"]["labels"]
+
+
 def test_services_select_pods_and_name_their_ports(objects: list[dict[str, Any]]) -> None:
     for service in (obj for obj in objects if obj["kind"] == "Service"):
-        deployment = find(objects, "Deployment", service["metadata"]["name"])
+        deployment = selected_deployment(objects, service["spec"]["selector"])
         template = deployment["spec"]["template"]
         labels = template["metadata"]["labels"]
         assert service["spec"]["selector"].items() <= labels.items()
@@ -235,3 +256,91 @@ def test_models_loader_pod_is_valid_and_mounts_the_models_claim(version: str) ->
     (container,) = pod["spec"]["containers"]
     assert image_tag(container["image"])[1] != "latest"
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def cpu_cores(quantity: str) -> float:
+    """A Kubernetes CPU quantity ("2", "500m") in cores."""
+    return int(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def gateway_settings(objects: list[dict[str, Any]]) -> Any:
+    (container,) = containers(find(objects, "Deployment", "gateway"))
+    return load_settings({}, environ={item["name"]: item["value"] for item in container["env"]})
+
+
+def test_only_gateways_and_labelled_clients_reach_the_model_server(
+    objects: list[dict[str, Any]],
+) -> None:
+    (policy,) = [
+        obj
+        for obj in objects
+        if obj["kind"] == "NetworkPolicy"
+        and obj["spec"]["podSelector"]["matchLabels"].items()
+        <= tfserving_pod_labels(objects).items()
+    ]
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    gateway_labels = find(objects, "Deployment", "gateway")["spec"]["template"]["metadata"][
+        "labels"
+    ]
+    grpc_peers = []
+    for rule in policy["spec"]["ingress"]:
+        if "grpc" in {port["port"] for port in rule["ports"]}:
+            grpc_peers.extend(rule["from"])
+    # The gRPC port (Predict, and HandleReloadConfigRequest) admits pods of this
+    # namespace by label only: the gateway's, and explicitly labelled clients.
+    assert all(peer.keys() == {"podSelector"} for peer in grpc_peers), grpc_peers
+    selectors = [peer["podSelector"]["matchLabels"] for peer in grpc_peers]
+    assert any(selector.items() <= gateway_labels.items() for selector in selectors)
+    assert all(selector for selector in selectors), "an empty selector admits every pod"
+    assert {"covertype.io/model-server-client": "true"} in selectors
+
+
+def test_pods_drain_within_their_grace_period(objects: list[dict[str, Any]]) -> None:
+    drain_seconds = {
+        # uvicorn's graceful shutdown: the backend deadline, plus one second.
+        "gateway": gateway_settings(objects).timeout_seconds + 1,
+        # calls in flight: bounded by the gateway's deadline.
+        "tfserving": gateway_settings(objects).timeout_seconds,
+    }
+    for name, drain in drain_seconds.items():
+        pod = find(objects, "Deployment", name)["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+        assert pre_stop >= 1, name
+        assert pre_stop + drain < pod["terminationGracePeriodSeconds"], name
+
+
+def test_model_server_threads_are_sized_to_its_cpu_limit(objects: list[dict[str, Any]]) -> None:
+    container = tfserving_container(objects)
+    cores = cpu_cores(container["resources"]["limits"]["cpu"])
+    args = serve_args(container["args"])
+    assert args.grpc_max_threads is not None and args.grpc_max_threads <= 4 * cores
+    assert args.rest_api_num_threads is not None and args.rest_api_num_threads <= 4 * cores
+    assert args.tensorflow_inter_op_parallelism is not None
+    assert 1 <= args.tensorflow_inter_op_parallelism <= cores
+    assert args.tensorflow_intra_op_parallelism is not None
+    assert 1 <= args.tensorflow_intra_op_parallelism <= cores
+    batching = config_files(objects)["batching.config"]
+    (threads,) = re.findall(r"num_batch_threads \{ value: (\d+) \}", batching)
+    assert int(threads) <= cores
+
+
+def test_gateways_reach_every_model_server_replica_and_new_ones(
+    objects: list[dict[str, Any]],
+) -> None:
+    replicas = find(objects, "Deployment", "tfserving")["spec"]["replicas"]
+    settings = gateway_settings(objects)
+    # One call in flight per replica at least, or some replicas idle.
+    assert settings.max_concurrent_calls >= replicas
+    channel_arguments = dict(
+        pair.split("=", 1)
+        for pair in serve_args(tfserving_container(objects)["args"]).grpc_channel_arguments.split(
+            ","
+        )
+    )
+    # Connections that end make gRPC re-resolve the headless Service: new pods get traffic.
+    assert int(channel_arguments["grpc.max_connection_age_ms"]) <= 60_000
+    # Calls in flight when a connection ages out may finish within the gateway's deadline.
+    assert int(channel_arguments["grpc.max_connection_age_grace_ms"]) >= (
+        settings.timeout_seconds * 1000
+    )

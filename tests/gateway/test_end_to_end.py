@@ -205,7 +205,8 @@ def test_health_and_readiness(client: httpx.Client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["available_versions"] == [1, 2]
+    assert ready.json()["ready"] is True
+    assert ready.json()["ready_since"] <= time.time()
 
 
 def test_invalid_input_lists_every_problem(
@@ -380,9 +381,8 @@ def test_503_while_the_model_server_is_down_and_recovery_after_restart(
             assert down.status_code == 503, down.text
             assert down.json()["error"] == "backend_unavailable"
             assert int(down.headers["retry-after"]) >= 1
-            not_ready = http.get("/readyz")
-            assert not_ready.status_code == 503
-            assert "UNAVAILABLE" in not_ready.json()["reason"]
+            # Once ready, a model server outage is answered per request, not by readiness.
+            assert http.get("/readyz").status_code == 200
 
             with start_model_server(model_base_path=base_path, grpc_port=int(grpc_port)):
                 recovered = _eventually(

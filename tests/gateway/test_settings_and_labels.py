@@ -48,6 +48,10 @@ def test_environment_overrides_defaults_and_flags_override_environment() -> None
         ({}, {"COVERTYPE_GATEWAY_MAX_BODY_BYTES": "-1"}, "max_body_bytes must be >= 1"),
         ({"max_concurrent_calls": 0}, {}, "max_concurrent_calls must be >= 1"),
         ({"max_instances": 2000}, {}, r"max_batch_instances \(1024\) must be >= max_instances"),
+        ({"tfserving": ""}, {}, "tfserving must be host:port or a gRPC target"),
+        ({"tfserving": "model-server"}, {}, "tfserving must be host:port"),
+        ({"tfserving": "model-server:99999"}, {}, "tfserving must be host:port"),
+        ({}, {"COVERTYPE_TFSERVING": "http://model-server:8500"}, "tfserving must be host:port"),
     ],
 )
 def test_unusable_values_are_refused_by_name(
@@ -55,6 +59,21 @@ def test_unusable_values_are_refused_by_name(
 ) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings(overrides, environ=environ)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "model-server:8500",
+        "10.0.0.7:8500",
+        "[::1]:8500",
+        "dns:///tfserving-headless.covertype.svc.cluster.local:8500",
+        "ipv4:127.0.0.1:8500,127.0.0.1:8510",
+        "unix:/tmp/tf-serving.sock",
+    ],
+)
+def test_any_grpc_target_is_accepted(target: str) -> None:
+    assert load_settings({"tfserving": target}, environ={}).tfserving == target
 
 
 MODELS_CONFIG = """
