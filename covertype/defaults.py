@@ -26,6 +26,13 @@ ASSETS_EXTRA = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"
 METRICS_FILE = "metrics.json"
 
+# Version labels (`stable`, `canary`, ...): what `covertype label` writes and the gateway's
+# `?label=` accepts.
+LABEL_PATTERN = r"[A-Za-z][A-Za-z0-9_-]*"
+MAX_LABEL_LENGTH = 64
+# TF Serving's version numbers are int64.
+MAX_VERSION = 2**63 - 1
+
 # Versions taken out of service are moved to `<models-dir>/<model>.archive/`, beside the base path.
 ARCHIVE_SUFFIX = ".archive"
 

@@ -7,47 +7,60 @@ not the range seen in training data.
 
 from dataclasses import dataclass
 
+# Physical limits for the distances: no two points on Earth are farther apart along the
+# surface than half the equator (20,037.5 km), and no height difference exceeds the span
+# from the Mariana Trench (-10,994 m) to Mount Everest (8,849 m). Bounded domains also keep
+# every value, and the model's engineered features of it, finite in float32.
+MAX_SURFACE_DISTANCE_M = 20_037_508
+MAX_HEIGHT_DIFFERENCE_M = 19_843
+
 
 @dataclass(frozen=True)
 class NumericFeature:
     """A continuous cartographic feature and the closed interval its values must lie in."""
 
     name: str
-    minimum: float | None
-    maximum: float | None
+    minimum: float
+    maximum: float
     description: str
 
     def rule(self) -> str:
         """Describe the domain in words, for error messages."""
-        if self.minimum is not None and self.maximum is not None:
-            return f"must be between {self.minimum:g} and {self.maximum:g}"
-        if self.minimum is not None:
-            return f"must be >= {self.minimum:g}"
-        if self.maximum is not None:
-            return f"must be <= {self.maximum:g}"
-        return "must be a finite number"
+        return f"must be between {_plain(self.minimum)} and {_plain(self.maximum)}"
 
-    def contains(self, value: float) -> bool:
-        """Whether `value` lies inside the domain (NaN and infinities never do)."""
-        if value != value or value in (float("inf"), float("-inf")):
-            return False
-        if self.minimum is not None and value < self.minimum:
-            return False
-        return not (self.maximum is not None and value > self.maximum)
+
+def _plain(number: float) -> str:
+    """A bound as people write it: 20037508, not 2.00375e+07."""
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"
 
 
 NUMERIC_FEATURES: tuple[NumericFeature, ...] = (
     NumericFeature("Elevation", 0, 8849, "elevation in meters"),
     NumericFeature("Aspect", 0, 360, "aspect in degrees azimuth"),
     NumericFeature("Slope", 0, 90, "slope in degrees"),
-    NumericFeature("Horizontal_Distance_To_Hydrology", 0, None, "meters to nearest surface water"),
-    NumericFeature("Vertical_Distance_To_Hydrology", None, None, "meters to nearest surface water"),
-    NumericFeature("Horizontal_Distance_To_Roadways", 0, None, "meters to nearest roadway"),
+    NumericFeature(
+        "Horizontal_Distance_To_Hydrology",
+        0,
+        MAX_SURFACE_DISTANCE_M,
+        "meters to nearest surface water",
+    ),
+    NumericFeature(
+        "Vertical_Distance_To_Hydrology",
+        -MAX_HEIGHT_DIFFERENCE_M,
+        MAX_HEIGHT_DIFFERENCE_M,
+        "meters to nearest surface water",
+    ),
+    NumericFeature(
+        "Horizontal_Distance_To_Roadways", 0, MAX_SURFACE_DISTANCE_M, "meters to nearest roadway"
+    ),
     NumericFeature("Hillshade_9am", 0, 255, "hillshade index at 9am, summer solstice"),
     NumericFeature("Hillshade_Noon", 0, 255, "hillshade index at noon, summer solstice"),
     NumericFeature("Hillshade_3pm", 0, 255, "hillshade index at 3pm, summer solstice"),
     NumericFeature(
-        "Horizontal_Distance_To_Fire_Points", 0, None, "meters to nearest wildfire ignition point"
+        "Horizontal_Distance_To_Fire_Points",
+        0,
+        MAX_SURFACE_DISTANCE_M,
+        "meters to nearest wildfire ignition point",
     ),
 )
 

@@ -1,14 +1,13 @@
 """Build the gateway's FastAPI application from its settings."""
 
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException
 
 from covertype import __version__
@@ -18,11 +17,13 @@ from gateway.metrics import GatewayMetrics
 from gateway.middleware import RequestContextMiddleware
 from gateway.model_client import ModelServerClient
 from gateway.observations import Problem
+from gateway.openapi import build_openapi
 from gateway.prediction_log import PredictionLog, PredictionLogSettings
 from gateway.readiness import Readiness
 from gateway.routes import router
-from gateway.schemas import PredictInstances
 from gateway.settings import GatewaySettings
+
+_log = logging.getLogger("covertype.gateway")
 
 TITLE = "covertype gateway"
 DESCRIPTION = (
@@ -75,11 +76,24 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(HTTPException, _http_exception)
     app.include_router(router)
-    app.openapi = _openapi_builder(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _cached_openapi(app, settings)  # type: ignore[method-assign]
     return app
 
 
+def _cached_openapi(app: FastAPI, settings: GatewaySettings) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        app.openapi_schema = build_openapi(app, settings)
+    return app.openapi_schema
+
+
 def _error_response(request: Request, error: errors.ApiError) -> JSONResponse:
+    if error.log_detail is not None:
+        _log.warning(
+            "%s: %s",
+            error.code,
+            error.log_detail,
+            extra={"request_id": request.state.request_id},
+        )
     return JSONResponse(
         error.body(request.state.request_id),
         status_code=error.status_code,
@@ -117,24 +131,3 @@ async def _http_exception(request: Request, error: HTTPException) -> JSONRespons
     code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
     api_error = errors.ApiError(error.status_code, code, str(error.detail), headers=error.headers)
     return _error_response(request, api_error)
-
-
-def _openapi_builder(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """OpenAPI with the request body's models, which the predict route declares by reference."""
-
-    def build() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        document = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
-        body = TypeAdapter(PredictInstances).json_schema(
-            ref_template="#/components/schemas/{model}"
-        )
-        schemas = document.setdefault("components", {}).setdefault("schemas", {})
-        schemas.update(body.pop("$defs", {}))
-        schemas["PredictInstances"] = body
-        app.openapi_schema = document
-        return document
-
-    return build

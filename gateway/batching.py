@@ -11,6 +11,11 @@ is unchanged, and under load the calls grow instead of queueing one by one.
 One call in flight (the default) gave the most requests/s on the 2-core reference
 machine, where the gateway, the model server and the load generator share the cores;
 a model server with cores to spare can take more concurrent calls.
+
+One client's rows never fail another's: rows are validated (finite, inside their
+domains) before they are merged; if a shared call still fails with an error that
+its rows could have caused, each request is sent again on its own, and rows whose
+probabilities are not finite fail only the request that sent them.
 """
 
 import asyncio
@@ -18,12 +23,26 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from gateway.model_client import ModelServerClient
+import grpc
+
+from gateway.model_client import BackendError, ModelServerClient
 from gateway.predictions import (
     PredictOutcome,
+    UnscorableInstances,
     VersionChoice,
     build_request,
     read_response,
+)
+
+# Failures that some rows of a call could have caused (others, like UNAVAILABLE, would
+# fail each request alone just the same).
+_ROW_ERRORS = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.OUT_OF_RANGE,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNKNOWN,
+    }
 )
 
 # Rows per Predict call, after each call.
@@ -74,8 +93,8 @@ class PredictBatcher:
         request_id: str,
         timeout_seconds: float,
     ) -> PredictOutcome:
-        """The predictions for `rows`, in order; raises `BackendError` or `BadModelResponse`
-        (from `gateway.model_client` and `gateway.predictions`).
+        """The predictions for `rows`, in order; raises `BackendError`, `BadModelResponse`
+        or `UnscorableInstances` (from `gateway.model_client` and `gateway.predictions`).
 
         The deadline (`timeout_seconds` from now) covers the wait for a free call too.
         """
@@ -118,15 +137,14 @@ class PredictBatcher:
 
     async def _call(self, choice: VersionChoice, lane: _Lane, batch: list[_Pending]) -> None:
         try:
-            rows = [row for pending in batch for row in pending.rows]
-            if self._observer is not None:
-                self._observer(len(rows))
-            request = build_request(rows, self._model_name, choice)
-            remaining = min(p.deadline for p in batch) - asyncio.get_running_loop().time()
-            response = await self._client.predict(
-                request, [p.request_id for p in batch], max(remaining, 0.0)
-            )
-            outcome = read_response(response, len(rows), self._model_name)
+            try:
+                outcome = await self._predict(choice, batch)
+            except BackendError as error:
+                if len(batch) == 1 or error.code not in _ROW_ERRORS:
+                    raise
+                # One request's rows may have failed the shared call: each on its own.
+                await asyncio.gather(*(self._alone(choice, pending) for pending in batch))
+                return
         except asyncio.CancelledError:  # the gateway is shutting down
             for pending in batch:
                 pending.future.cancel()
@@ -142,10 +160,37 @@ class PredictBatcher:
         start = 0
         for pending in batch:
             end = start + len(pending.rows)
-            if not pending.future.done():
-                pending.future.set_result(
-                    PredictOutcome(
-                        outcome.model_name, outcome.model_version, outcome.predictions[start:end]
-                    )
-                )
+            _settle(pending, outcome.rows(start, end))
             start = end
+
+    async def _alone(self, choice: VersionChoice, pending: _Pending) -> None:
+        """Send one request's rows in a call of their own and settle it."""
+        try:
+            outcome = await self._predict(choice, [pending])
+        except Exception as error:
+            if not pending.future.done():
+                pending.future.set_exception(error)
+            return
+        _settle(pending, outcome)
+
+    async def _predict(self, choice: VersionChoice, batch: list[_Pending]) -> PredictOutcome:
+        """One Predict call carrying every row of `batch`, within the earliest deadline."""
+        rows = [row for pending in batch for row in pending.rows]
+        if self._observer is not None:
+            self._observer(len(rows))
+        request = build_request(rows, self._model_name, choice)
+        remaining = min(p.deadline for p in batch) - asyncio.get_running_loop().time()
+        response = await self._client.predict(
+            request, [p.request_id for p in batch], max(remaining, 0.0)
+        )
+        return read_response(response, len(rows), self._model_name)
+
+
+def _settle(pending: _Pending, outcome: PredictOutcome) -> None:
+    """Give a request its outcome: its predictions, or the rows the model could not score."""
+    if pending.future.done():  # its client went away
+        return
+    if outcome.unscorable:
+        pending.future.set_exception(UnscorableInstances(outcome.unscorable))
+    else:
+        pending.future.set_result(outcome)

@@ -59,6 +59,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="largest request body (COVERTYPE_GATEWAY_MAX_BODY_BYTES; default 4194304)",
     )
     parser.add_argument(
+        "--max-header-bytes",
+        type=int,
+        help="largest request line plus headers; more gets 431 "
+        "(COVERTYPE_GATEWAY_MAX_HEADER_BYTES; default 16384)",
+    )
+    parser.add_argument(
+        "--read-timeout-seconds",
+        type=float,
+        help="time a client has to send a whole request once it starts; then 408 "
+        "(COVERTYPE_GATEWAY_READ_TIMEOUT_SECONDS; default 30)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        help="open client connections at most; more are closed at once "
+        "(COVERTYPE_GATEWAY_MAX_CONNECTIONS; default 1024)",
+    )
+    parser.add_argument(
         "--max-concurrent-calls",
         type=int,
         help=(
@@ -115,6 +133,9 @@ def run(args: argparse.Namespace) -> int:
         "timeout_seconds": args.timeout_seconds,
         "max_instances": args.max_instances,
         "max_body_bytes": args.max_body_bytes,
+        "max_header_bytes": args.max_header_bytes,
+        "read_timeout_seconds": args.read_timeout_seconds,
+        "max_connections": args.max_connections,
         "max_concurrent_calls": args.max_concurrent_calls,
         "max_batch_instances": args.max_batch_instances,
         "model_config_file": args.model_config_file,

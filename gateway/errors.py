@@ -1,7 +1,8 @@
 """The gateway's error responses: one exception type, one JSON shape, one gRPC-to-HTTP table.
 
-Every error body is `{"error": code, "message": ..., "request_id": ..., "problems": [...]}`
-(`problems` only for invalid input).
+Every error body is `{"error": code, "message": ..., "request_id": ..., "problems": [...],
+"problem_count": n}` (`problems` and `problem_count` only for invalid input). Messages
+never carry the model server's address or transport details: those go to the log.
 """
 
 from collections.abc import Mapping, Sequence
@@ -31,13 +32,18 @@ class ApiError(Exception):
         message: str,
         problems: Sequence[Problem] = (),
         headers: Mapping[str, str] | None = None,
+        *,
+        problem_count: int | None = None,
+        log_detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.code = code
         self.message = message
         self.problems = tuple(problems)
+        self.problem_count = len(self.problems) if problem_count is None else problem_count
         self.headers = dict(headers or {})
+        self.log_detail = log_detail  # for the operator's log, never for the client
 
     def body(self, request_id: str) -> dict[str, object]:
         """The JSON body of the response."""
@@ -48,14 +54,16 @@ class ApiError(Exception):
         }
         if self.problems:
             body["problems"] = [asdict(problem) for problem in self.problems]
+            body["problem_count"] = self.problem_count
         return body
 
 
-def invalid_input(problems: Sequence[Problem]) -> ApiError:
-    """422 listing every problem."""
-    count = len(problems)
-    message = f"{count} problem{'s' if count != 1 else ''} in the request; see problems"
-    return ApiError(422, "invalid_input", message, problems)
+def invalid_input(problems: Sequence[Problem], count: int | None = None) -> ApiError:
+    """422 listing the problems (`count`: how many there are if not all are listed)."""
+    total = len(problems) if count is None else count
+    listed = "" if total == len(problems) else f", the first {len(problems)} listed"
+    message = f"{total} problem{'s' if total != 1 else ''} in the request{listed}; see problems"
+    return ApiError(422, "invalid_input", message, problems, problem_count=total)
 
 
 def from_backend(error: BackendError, choice: VersionChoice) -> ApiError:
@@ -65,12 +73,16 @@ def from_backend(error: BackendError, choice: VersionChoice) -> ApiError:
         return ApiError(
             503,
             "backend_unavailable",
-            f"the model server is unavailable: {details}",
+            "the model server is unavailable; retry later",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            log_detail=str(error),
         )
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return ApiError(
-            504, "backend_timeout", f"the model server did not answer in time: {details}"
+            504,
+            "backend_timeout",
+            "the model server did not answer within the deadline",
+            log_detail=str(error),
         )
     if code == grpc.StatusCode.NOT_FOUND:
         if choice.version is None and choice.label is None:
@@ -80,4 +92,6 @@ def from_backend(error: BackendError, choice: VersionChoice) -> ApiError:
         if choice.label is not None and _UNKNOWN_LABEL_MESSAGE in details:
             return ApiError(404, "model_label_not_found", details)
         return ApiError(400, "rejected_by_model_server", details)
-    return ApiError(502, "backend_error", f"the model server failed: {code.name}: {details}")
+    return ApiError(
+        502, "backend_error", f"the model server failed ({code.name})", log_detail=str(error)
+    )

@@ -4,15 +4,28 @@ An observation has the 10 numeric features by their dataset names, and the wilde
 area and soil type either as the dataset's one-hot fields (`Wilderness_Area1..4`,
 `Soil_Type1..40`; absent ones count as 0, exactly one must be 1) or as
 `wilderness_area` (1..4) and `soil_type` (1..40). The field rules come from
-`covertype.schema`; pydantic checks each field, `_group_problems` checks the groups,
-and every problem of every instance is reported at once.
+`covertype.schema`; pydantic checks each field, `_group_problems` checks the groups.
+Every numeric domain is bounded, so a valid row is finite in float32 and can share a
+Predict call with other clients' rows without failing it.
+
+Problems are counted in full but listed up to `MAX_LISTED_PROBLEMS`, and the work spent
+on an invalid request is bounded too: an object with more fields than an observation
+can have is refused as a whole, without looking at each field.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 
 from covertype import schema
 
@@ -53,12 +66,50 @@ class Problem:
     rule: str
 
 
-class InvalidInstances(ValueError):
-    """The request's observations break rules; `problems` lists every one."""
+MAX_LISTED_PROBLEMS = 100
+# The most fields a valid observation has: the 54 dataset columns.
+MAX_FIELDS = len(schema.FEATURE_COLUMNS)
+_SHOWN_CHARACTERS = 40
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        super().__init__(f"{len(problems)} problem(s) in the request")
-        self.problems = tuple(problems)
+
+class InvalidInstances(ValueError):
+    """The request's observations break rules.
+
+    `problems` lists the first `MAX_LISTED_PROBLEMS` of them, in instance order;
+    `count` is how many there are in all.
+    """
+
+    def __init__(self, problems: Sequence[Problem], count: int | None = None) -> None:
+        total = len(problems) if count is None else count
+        super().__init__(f"{total} problem(s) in the request")
+        self.problems = tuple(problems[:MAX_LISTED_PROBLEMS])
+        self.count = total
+
+
+class _Problems:
+    """Problems found so far: every one counted, the first few kept."""
+
+    def __init__(self) -> None:
+        self.kept: list[Problem] = []
+        self.count = 0
+
+    @property
+    def full(self) -> bool:
+        return len(self.kept) >= MAX_LISTED_PROBLEMS
+
+    def add(self, problems: Sequence[Problem]) -> None:
+        self.count += len(problems)
+        self.kept.extend(problems[: MAX_LISTED_PROBLEMS - len(self.kept)])
+
+
+def _integral_float_as_int(value: Any) -> Any:
+    """JSON's 1.0 is the integer 1 (as in JSON Schema); 1.5 stays a float and is refused."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+_INTEGRAL = BeforeValidator(_integral_float_as_int)
 
 
 def _observation_model() -> type[BaseModel]:
@@ -75,19 +126,20 @@ def _observation_model() -> type[BaseModel]:
     for group in GROUPS:
         for column in group.columns:
             one_hot = Field(ge=0, le=1, description=f"one-hot {group.name}: 0 or 1")
-            definitions[column] = (Annotated[int, one_hot], None)
+            definitions[column] = (Annotated[int, one_hot, _INTEGRAL], None)
         compact = Field(
             ge=1,
             le=group.size,
             description=f"{group.name} number 1..{group.size}, instead of {group.span()}",
         )
-        definitions[group.compact_field] = (Annotated[int, compact], None)
+        definitions[group.compact_field] = (Annotated[int, compact, _INTEGRAL], None)
     config = ConfigDict(extra="forbid", strict=True)
     return create_model("Observation", __config__=config, **definitions)
 
 
 Observation = _observation_model()
 _INSTANCES = TypeAdapter(list[Observation])
+_OBSERVATION = TypeAdapter(Observation)
 
 _DOMAIN_ERRORS = frozenset(
     {"greater_than_equal", "less_than_equal", "greater_than", "less_than", "finite_number"}
@@ -117,15 +169,30 @@ def _expected(field: str) -> tuple[str, str]:
     return "an integer", f"must be between 1 and {group.size}"
 
 
-def _pydantic_problem(error: Any) -> Problem:
-    """Translate one pydantic error (loc = (index, field)) into a `Problem`."""
+def _shown(value: Any) -> str:
+    """A client's value for a message, never longer than a few dozen characters."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        return f"an integer of {len(str(abs(value)))} digits"
+    text = repr(value)
+    if len(text) > _SHOWN_CHARACTERS:
+        return text[: _SHOWN_CHARACTERS - 3] + "..."
+    return text
+
+
+def field_name(key: str) -> str:
+    """A client's field name for a message, cut to a few dozen characters."""
+    return key if len(key) <= _SHOWN_CHARACTERS else key[: _SHOWN_CHARACTERS - 3] + "..."
+
+
+def _pydantic_problem(index: int, error: Any) -> Problem:
+    """Translate one pydantic error of instance `index` (loc = (field,)) into a `Problem`."""
     location = error["loc"]
-    index = int(location[0])
-    if len(location) < 2:
+    if not location:
         rule = f"each instance must be a JSON object of features, not {_json_type(error['input'])}"
         return Problem(index, "instance", "wrong_type", rule)
-    field = str(location[1])
+    field = field_name(str(location[0]))
     kind = error["type"]
+    value = error["input"]
     if kind == "extra_forbidden":
         accepted = (
             "the 10 numeric features, Wilderness_Area1..4 / Soil_Type1..40, "
@@ -137,10 +204,12 @@ def _pydantic_problem(error: Any) -> Problem:
     type_phrase, domain = _expected(field)
     if kind == "missing":
         return Problem(index, field, "missing_feature", f"required ({type_phrase}; {domain})")
-    if kind in _DOMAIN_ERRORS:
-        return Problem(index, field, "out_of_domain", f"{domain} (got {error['input']!r})")
+    # An integer too large for a float is a number out of the domain, not a wrong type.
+    too_large = kind == "float_type" and type(value) is int
+    if kind in _DOMAIN_ERRORS or too_large:
+        return Problem(index, field, "out_of_domain", f"{domain} (got {_shown(value)})")
     if kind.endswith("_type") or kind.endswith("_parsing"):
-        got = _json_type(error["input"])
+        got = _json_type(value)
         return Problem(index, field, "wrong_type", f"must be {type_phrase} (got {got})")
     return Problem(index, field, "invalid", error["msg"])
 
@@ -162,7 +231,7 @@ def _group_problems(index: int, instance: dict[str, Any]) -> list[Problem]:
             )
             problems.append(Problem(index, group.compact_field, "missing_feature", rule))
             continue
-        values = [instance[c] for c in given]
+        values = [_integral_float_as_int(instance[c]) for c in given]
         if any(type(v) is not int or v not in (0, 1) for v in values):
             continue  # the field check reports the bad value itself
         ones = [c for c, v in zip(given, values, strict=True) if v == 1]
@@ -193,18 +262,38 @@ def _row(observation: BaseModel) -> list[float]:
 def validate_instances(instances: list[Any]) -> list[list[float]]:
     """Validate raw JSON observations and return their matrix rows, in order.
 
-    Raises `InvalidInstances` listing every problem of every instance.
+    Raises `InvalidInstances` with the problems of every instance (the first
+    `MAX_LISTED_PROBLEMS` listed, all counted).
     """
-    problems: list[Problem] = []
-    observations: list[BaseModel] = []
-    try:
-        observations = _INSTANCES.validate_python(instances)
-    except ValidationError as error:
-        problems.extend(_pydantic_problem(e) for e in error.errors(include_url=False))
+    oversized = any(isinstance(i, dict) and len(i) > MAX_FIELDS for i in instances)
+    if not oversized:
+        try:
+            observations = _INSTANCES.validate_python(instances)
+        except ValidationError:
+            pass
+        else:
+            problems = [p for i, inst in enumerate(instances) for p in _group_problems(i, inst)]
+            if not problems:
+                return [_row(observation) for observation in observations]
+    raise InvalidInstances(*_every_problem(instances))
+
+
+def _every_problem(instances: list[Any]) -> tuple[list[Problem], int]:
+    """The problems of each instance in turn: the first ones in full, the others counted."""
+    found = _Problems()
     for index, instance in enumerate(instances):
+        if isinstance(instance, dict) and len(instance) > MAX_FIELDS:
+            rule = f"an observation has at most {MAX_FIELDS} fields, this one has {len(instance)}"
+            found.add([Problem(index, "instance", "unknown_field", rule)])
+            continue
+        try:
+            _OBSERVATION.validate_python(instance)
+        except ValidationError as error:
+            if found.full:
+                found.count += error.error_count()
+            else:
+                errors = error.errors(include_url=False)
+                found.add([_pydantic_problem(index, e) for e in errors])
         if isinstance(instance, dict):
-            problems.extend(_group_problems(index, instance))
-    if problems:
-        problems.sort(key=lambda p: p.instance if p.instance is not None else -1)
-        raise InvalidInstances(problems)
-    return [_row(observation) for observation in observations]
+            found.add(_group_problems(index, instance))
+    return found.kept, found.count

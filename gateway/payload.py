@@ -1,14 +1,15 @@
 """The body of `POST /v1/predict`: JSON bytes to the list of raw observations.
 
-`{"instances": [obs, ...]}` or one bare `obs`. Shape errors are reported like
-field errors (`InvalidInstances`), malformed JSON and size limits get their own
-exception types so the app can answer 400 and 413.
+`{"instances": [obs, ...]}` or one bare `obs`. Shape errors, and more instances
+than allowed, are reported like field errors (`InvalidInstances`); malformed JSON
+(duplicate keys included) gets its own exception type so the app can answer 400.
 """
 
 import json
 from typing import Any
 
-from gateway.observations import InvalidInstances, Problem
+from gateway.observations import MAX_LISTED_PROBLEMS as MAX_LISTED
+from gateway.observations import InvalidInstances, Problem, field_name
 
 INSTANCES_KEY = "instances"
 
@@ -17,13 +18,22 @@ class MalformedJson(ValueError):
     """The body is not valid UTF-8 JSON."""
 
 
-class TooManyInstances(ValueError):
-    """More instances than the configured maximum."""
+class _DuplicateKey(ValueError):
+    """A JSON object names the same key twice (which one would count is ambiguous)."""
 
-    def __init__(self, count: int, maximum: int) -> None:
-        super().__init__(f"{count} instances in one request; the maximum is {maximum}")
-        self.count = count
-        self.maximum = maximum
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(f"the key {field_name(key)!r} appears twice in an object")
+            seen.add(key)
+    return document
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_object_without_duplicates)
 
 
 def parse_body(body: bytes, max_instances: int) -> list[Any]:
@@ -31,9 +41,11 @@ def parse_body(body: bytes, max_instances: int) -> list[Any]:
     if not body.strip():
         raise MalformedJson("the body is empty; send a JSON object")
     try:
-        document = json.loads(body)
+        document = _DECODER.decode(body.decode("utf-8"))
     except UnicodeDecodeError as error:
         raise MalformedJson(f"the body is not UTF-8: {error.reason}") from error
+    except _DuplicateKey as error:
+        raise MalformedJson(str(error)) from error
     except json.JSONDecodeError as error:
         raise MalformedJson(
             f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}"
@@ -50,11 +62,14 @@ def parse_body(body: bytes, max_instances: int) -> list[Any]:
     extra = sorted(key for key in document if key != INSTANCES_KEY)
     if extra:
         rule = 'next to "instances" no other field is accepted'
-        raise InvalidInstances([Problem(None, key, "unknown_field", rule) for key in extra])
+        listed = extra[:MAX_LISTED]
+        problems = [Problem(None, field_name(key), "unknown_field", rule) for key in listed]
+        raise InvalidInstances(problems, len(extra))
     instances = document[INSTANCES_KEY]
     if not isinstance(instances, list) or not instances:
         rule = "must be a non-empty JSON array of observations"
         raise InvalidInstances([Problem(None, INSTANCES_KEY, "wrong_type", rule)])
     if len(instances) > max_instances:
-        raise TooManyInstances(len(instances), max_instances)
+        rule = f"at most {max_instances} instances in one request (got {len(instances)})"
+        raise InvalidInstances([Problem(None, INSTANCES_KEY, "too_many", rule)])
     return instances

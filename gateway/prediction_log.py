@@ -12,7 +12,11 @@ Three stages, so that the gateway's event loop pays almost nothing:
 
 Closing the log sends what is left, then waits for the writer to write it and close
 the file, so a clean shutdown loses no line; a crash loses at most the last
-`flush_seconds`.
+`flush_seconds`. The writer ignores SIGINT and SIGTERM (from its start: it inherits
+the dispositions), so a signal sent to the gateway's whole process group (Ctrl-C,
+systemd) stops the gateway, which then closes the log; the writer stops when the
+gateway says so or goes away. On close the gateway logs how many predictions were
+written, counted by the writer itself, and how many were lost, if any.
 
 Each line holds: `time` (UTC, ISO 8601), `request_id`, `model_name`,
 `model_version`, `index` (the instance's position in its request), `instance`
@@ -24,10 +28,11 @@ import contextlib
 import json
 import logging
 import multiprocessing
+import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from logging.handlers import RotatingFileHandler
@@ -86,7 +91,9 @@ class PredictionLog:
         self._writer: Any = None  # a multiprocessing Process
         self._feeder: threading.Thread | None = None
         self._stop = threading.Event()
-        self.dropped = 0  # entries lost because the writer process died
+        self._written: Any = None  # a shared counter: predictions the writer wrote
+        self.logged = 0  # predictions (instances) queued
+        self.written = 0  # predictions the writer wrote, known once the log is closed
 
     @property
     def enabled(self) -> bool:
@@ -104,13 +111,21 @@ class PredictionLog:
         # spawn, not fork: the gateway process runs threads (event loop, gRPC).
         context = multiprocessing.get_context("spawn")
         receiver, self._sender = context.Pipe(duplex=False)
+        self._written = context.Value("q", 0, lock=False)
         self._writer = context.Process(
             target=_write_forever,
-            args=(receiver, str(path), self.settings.max_bytes, self.settings.backups),
+            args=(
+                receiver,
+                self._written,
+                str(path),
+                self.settings.max_bytes,
+                self.settings.backups,
+            ),
             name="prediction-log-writer",
             daemon=True,
         )
-        self._writer.start()
+        with _stop_signals_ignored():
+            self._writer.start()
         receiver.close()
         self._stop.clear()
         self._feeder = threading.Thread(target=self._feed, name="prediction-log", daemon=True)
@@ -136,6 +151,7 @@ class PredictionLog:
             if self.enabled:
                 raise RuntimeError("the prediction log is not started (or already closed)")
             return
+        self.logged += len(features)
         self._pending.append(
             (
                 time.time(),
@@ -157,18 +173,27 @@ class PredictionLog:
         self._feeder.join()
         self._feeder = None
         self._send_pending()  # entries logged while the feeder was finishing
-        assert self._sender is not None and self._writer is not None
-        with contextlib.suppress(OSError):  # a dead writer: _send_pending counted the loss
-            self._sender.send(None)
-        self._sender.close()
+        if self._sender is not None:  # None: the writer died (already logged)
+            with contextlib.suppress(OSError):
+                self._sender.send(None)
+            self._sender.close()
+            self._sender = None
+        assert self._writer is not None
         self._writer.join(WRITER_STOP_SECONDS)
         if self._writer.is_alive():
             _log.error("prediction log writer did not stop; terminating it")
             self._writer.terminate()
             self._writer.join()
         self._writer = None
-        if self.dropped:
-            _log.error("prediction log: %d prediction(s) not written", self.dropped)
+        self.written = self._written.value
+        lost = self.logged - self.written
+        _log.log(
+            logging.ERROR if lost else logging.INFO,
+            "prediction log closed: %d prediction(s) written to %s, %d lost",
+            self.written,
+            self.settings.path,
+            lost,
+        )
 
     def _feed(self) -> None:
         while not self._stop.wait(self.settings.flush_seconds):
@@ -181,17 +206,14 @@ class PredictionLog:
                 batch.append(self._pending.popleft())
             except IndexError:
                 break
-        if not batch:
-            return
-        if self.dropped:
-            self.dropped += len(batch)
+        if not batch or self._sender is None:
             return
         try:
-            assert self._sender is not None
             self._sender.send(batch)
         except OSError as error:
-            self.dropped += len(batch)
             _log.error("prediction log writer is gone (%s); predictions are not logged", error)
+            self._sender.close()
+            self._sender = None
 
     def __enter__(self) -> Self:
         self.start()
@@ -201,8 +223,36 @@ class PredictionLog:
         self.close()
 
 
-def _write_forever(receiver: Connection, path: str, max_bytes: int, backups: int) -> None:
-    """The writer process: JSON lines for every batch received, until None (or EOF)."""
+@contextlib.contextmanager
+def _stop_signals_ignored() -> Iterator[None]:
+    """Ignore SIGINT and SIGTERM meanwhile (in the main thread; elsewhere nothing changes).
+
+    A process started meanwhile inherits the dispositions, so it is never interrupted,
+    not even during its own start-up.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _write_forever(
+    receiver: Connection, written: Any, path: str, max_bytes: int, backups: int
+) -> None:
+    """The writer process: JSON lines for every batch received, until None (or EOF).
+
+    `written` (a shared integer) counts the predictions written so far.
+    """
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
     handler = RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(message)s"))
     limit = min(CHUNK_BYTES, max_bytes or CHUNK_BYTES)
@@ -215,6 +265,7 @@ def _write_forever(receiver: Connection, path: str, max_bytes: int, backups: int
             if batch is None:
                 return
             _write_batch(handler, batch, limit)
+            written.value += sum(len(entry[5]) for entry in batch)
     finally:
         handler.close()
 

@@ -16,10 +16,19 @@ from protos.slim import model_pb2, predict_pb2
 
 WIDTH = len(schema.FEATURE_COLUMNS)
 _CLASS_IDS = tuple(sorted(schema.CLASS_NAMES))
+_CLASSES = frozenset(_CLASS_IDS)
 
 
 class BadModelResponse(ValueError):
     """The model server answered, but not with what the SavedModel contract promises."""
+
+
+class UnscorableInstances(ValueError):
+    """The model gave non-finite probabilities for these instances (indexes in the request)."""
+
+    def __init__(self, instances: Sequence[int]) -> None:
+        super().__init__(f"no finite prediction for instances {list(instances)}")
+        self.instances = tuple(instances)
 
 
 @dataclass(frozen=True)
@@ -57,11 +66,25 @@ class Prediction:
 
 @dataclass(frozen=True)
 class PredictOutcome:
-    """The predictions and the version that made them (from the response's model_spec)."""
+    """The predictions and the version that made them (from the response's model_spec).
+
+    `unscorable` lists the rows whose probabilities are not finite numbers (their
+    `predictions` entries must not be used).
+    """
 
     model_name: str
     model_version: int
     predictions: list[Prediction]
+    unscorable: tuple[int, ...] = ()
+
+    def rows(self, start: int, end: int) -> "PredictOutcome":
+        """The outcome of rows `start..end-1` alone (one request of a shared call)."""
+        return PredictOutcome(
+            self.model_name,
+            self.model_version,
+            self.predictions[start:end],
+            tuple(row - start for row in self.unscorable if start <= row < end),
+        )
 
 
 def build_request(
@@ -103,12 +126,17 @@ def read_response(
         probabilities = flat_values(probabilities_tensor)
     except TensorDecodeError as error:
         raise BadModelResponse(str(error)) from error
-    if not all(math.isfinite(p) for p in probabilities):
-        raise BadModelResponse("probabilities has non-finite values")
-    unknown = sorted({int(c) for c in classes} - set(_CLASS_IDS))
+    width = schema.NUM_CLASSES
+    unscorable: tuple[int, ...] = ()
+    if not all(map(math.isfinite, probabilities)):
+        unscorable = tuple(
+            row
+            for row in range(count)
+            if not all(map(math.isfinite, probabilities[row * width : (row + 1) * width]))
+        )
+    unknown = sorted({int(c) for i, c in enumerate(classes) if i not in unscorable} - _CLASSES)
     if unknown:
         raise BadModelResponse(f"cover_type values {unknown} are not classes 1..7")
-    width = schema.NUM_CLASSES
     predictions = [
         Prediction(int(cover_type), tuple(probabilities[i * width : (i + 1) * width]))
         for i, cover_type in enumerate(classes)
@@ -117,4 +145,5 @@ def read_response(
         model_name=response.model_spec.name or model_name,
         model_version=response.model_spec.version.value,
         predictions=predictions,
+        unscorable=unscorable,
     )

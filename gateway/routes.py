@@ -7,16 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from covertype import defaults
 from gateway import errors
 from gateway.labels import LabelsUnavailable, read_version_labels
 from gateway.metrics import CONTENT_TYPE
 from gateway.model_client import BackendError, ModelServerClient
 from gateway.observations import InvalidInstances, Problem, validate_instances
-from gateway.payload import MalformedJson, TooManyInstances, parse_body
-from gateway.predictions import BadModelResponse, VersionChoice
+from gateway.payload import MalformedJson, parse_body
+from gateway.predictions import BadModelResponse, UnscorableInstances, VersionChoice
 from gateway.readiness import Readiness
 from gateway.schemas import (
-    ERROR_RESPONSES,
+    MODELS_ERRORS,
+    PREDICT_ERRORS,
     PREDICT_EXAMPLES,
     HealthBody,
     ModelsBody,
@@ -27,6 +29,10 @@ from gateway.settings import GatewaySettings
 from protos.slim import get_model_status_pb2
 
 READINESS_TIMEOUT_SECONDS = 1.0
+UNSCORABLE_RULE = (
+    "the model gives no finite probabilities for this observation; its values are valid but "
+    "far from any it was trained on"
+)
 _AVAILABLE = get_model_status_pb2.ModelVersionStatus.AVAILABLE
 
 router = APIRouter()
@@ -81,6 +87,30 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _check_json_content_type(content_type: str | None) -> None:
+    """415 unless the body is declared JSON (UTF-8); no Content-Type at all is taken as JSON."""
+    if content_type is None:
+        return
+    media_type, *parameters = content_type.lower().split(";")
+    media_type = media_type.strip()
+    charset = ""
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip() == "charset":
+            charset = value.strip().strip('"')
+    is_json = media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+    if is_json and charset in ("", "utf-8"):
+        return
+    shown = content_type if len(content_type) <= 80 else content_type[:77] + "..."
+    raise errors.ApiError(
+        415,
+        "unsupported_media_type",
+        f"send the body as application/json (UTF-8); got Content-Type {shown!r}",
+    )
+
+
 def _body_too_large(size: int, limit: int) -> errors.ApiError:
     message = f"the body has at least {size} bytes; the limit is {limit}"
     return errors.ApiError(413, "body_too_large", message)
@@ -97,16 +127,27 @@ def _version_choice(version: int | None, label: str | None) -> VersionChoice:
     "/v1/predict",
     summary="Predict the cover type of one or more observations",
     response_model=PredictResponseBody,
-    responses=ERROR_RESPONSES,
+    responses=PREDICT_ERRORS,
     openapi_extra=_PREDICT_BODY,
 )
 async def predict(
     request: Request,
     version: Annotated[
-        int | None, Query(ge=0, description="a specific model version (default: latest)")
+        int | None,
+        Query(
+            ge=0,
+            le=defaults.MAX_VERSION,
+            description="a specific model version (default: the latest available)",
+        ),
     ] = None,
     label: Annotated[
-        str | None, Query(min_length=1, description="a version label such as stable")
+        str | None,
+        Query(
+            min_length=1,
+            max_length=defaults.MAX_LABEL_LENGTH,
+            pattern=f"^{defaults.LABEL_PATTERN}$",
+            description="a version label such as stable",
+        ),
     ] = None,
 ) -> Response:
     """Score `{"instances": [obs, ...]}` or one bare `obs` with the model server.
@@ -119,15 +160,14 @@ async def predict(
     started = time.perf_counter()
     settings = _settings(request)
     choice = _version_choice(version, label)
+    _check_json_content_type(request.headers.get("content-type"))
     body = await _read_body(request, settings.max_body_bytes)
     try:
         rows = validate_instances(parse_body(body, settings.max_instances))
     except MalformedJson as error:
         raise errors.ApiError(400, "malformed_json", str(error)) from error
-    except TooManyInstances as error:
-        raise errors.ApiError(413, "too_many_instances", str(error)) from error
     except InvalidInstances as error:
-        raise errors.invalid_input(error.problems) from error
+        raise errors.invalid_input(error.problems, error.count) from error
     request.state.instances = len(rows)
     request.app.state.metrics.observe_instances(len(rows))
 
@@ -139,6 +179,10 @@ async def predict(
         raise errors.from_backend(error, choice) from error
     except BadModelResponse as error:
         raise errors.ApiError(502, "bad_model_response", str(error)) from error
+    except UnscorableInstances as error:
+        raise errors.invalid_input(
+            [Problem(i, "instance", "unscorable", UNSCORABLE_RULE) for i in error.instances]
+        ) from error
     request.state.model_version = outcome.model_version
     request.app.state.prediction_log.log(
         request_id=request.state.request_id,
@@ -162,7 +206,7 @@ async def predict(
     "/v1/models",
     summary="The model's versions, their states and labels",
     response_model=ModelsBody,
-    responses=ERROR_RESPONSES,
+    responses=MODELS_ERRORS,
 )
 async def models(request: Request) -> Response:
     """Versions and states from `ModelService.GetModelStatus`; labels from models.config.

@@ -6,11 +6,11 @@ responses are built as plain JSON on the hot path, and these models describe the
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from covertype import schema
 from covertype.schema import EXAMPLE_OBSERVATION
-from gateway.observations import Observation
+from gateway.observations import MAX_LISTED_PROBLEMS, Observation
 
 _ROW_ID1: dict[str, float] = {name: EXAMPLE_OBSERVATION[name] for name in schema.NUMERIC_COLUMNS}
 _ROW_ID1998: dict[str, float] = {
@@ -58,6 +58,8 @@ PREDICT_EXAMPLES: dict[str, dict[str, Any]] = {
 class PredictInstances(BaseModel):
     """`{"instances": [...]}`: observations scored in one call (at most --max-instances)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     instances: list[Observation] = Field(min_length=1)  # type: ignore[valid-type]
 
 
@@ -83,7 +85,10 @@ class ProblemBody(BaseModel):
     instance: int | None = Field(description="index in instances (0 for a bare observation)")
     field: str
     kind: str = Field(
-        description="missing_feature, out_of_domain, wrong_type, unknown_field, one_hot, invalid"
+        description=(
+            "missing_feature, out_of_domain, wrong_type, unknown_field, one_hot, too_many, "
+            "unscorable, invalid"
+        )
     )
     rule: str
 
@@ -94,7 +99,10 @@ class ErrorBody(BaseModel):
     error: str = Field(description="machine-readable error code")
     message: str
     request_id: str
-    problems: list[ProblemBody] | None = None
+    problems: list[ProblemBody] | None = Field(
+        None, description=f"the first {MAX_LISTED_PROBLEMS} problems, in instance order"
+    )
+    problem_count: int | None = Field(None, description="how many problems there are in all")
 
 
 class VersionStatusBody(BaseModel):
@@ -132,12 +140,26 @@ class HealthBody(BaseModel):
     status: str
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "malformed JSON, or rejected by the model server"},
-    404: {"model": ErrorBody, "description": "unknown model, version or label"},
-    413: {"model": ErrorBody, "description": "body or instance count over the limit"},
-    422: {"model": ErrorBody, "description": "invalid input: every problem listed"},
-    502: {"model": ErrorBody, "description": "the model server failed or answered nonsense"},
-    503: {"model": ErrorBody, "description": "the model server is unavailable (Retry-After)"},
-    504: {"model": ErrorBody, "description": "the model server did not answer in time"},
-}
+def _errors(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {"model": ErrorBody, "description": text} for status, text in descriptions.items()
+    }
+
+
+ERROR_RESPONSES = _errors(
+    {
+        400: "malformed JSON (duplicate keys included), or rejected by the model server",
+        404: "unknown model, version or label",
+        408: "the request was not received within the read timeout",
+        413: "body or instance count over the limit",
+        415: "the body is not declared as JSON",
+        422: "invalid input: the problems listed (and counted), or invalid query parameters",
+        431: "request line and headers over the limit",
+        500: "a bug in the gateway",
+        502: "the model server failed or answered nonsense",
+        503: "the model server is unavailable (Retry-After)",
+        504: "the model server did not answer in time",
+    }
+)
+PREDICT_ERRORS = ERROR_RESPONSES
+MODELS_ERRORS = {s: ERROR_RESPONSES[s] for s in (404, 408, 431, 500, 502, 503, 504)}

@@ -7,6 +7,7 @@ import math
 import uvicorn
 
 from gateway.app import create_app
+from gateway.http_protocol import ConnectionLimits, guarded_protocol
 from gateway.logs import logging_config
 from gateway.settings import GatewaySettings
 
@@ -35,7 +36,13 @@ def serve(settings: GatewaySettings) -> None:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=guarded_protocol(
+            ConnectionLimits(
+                max_header_bytes=settings.max_header_bytes,
+                read_timeout_seconds=settings.read_timeout_seconds,
+                max_connections=settings.max_connections,
+            )
+        ),
         log_config=config,
         access_log=False,  # the gateway writes its own JSON access log
         server_header=False,

@@ -48,6 +48,9 @@ class GatewaySettings:
     timeout_seconds: float = 5.0
     max_instances: int = 1000
     max_body_bytes: int = 4 * 1024 * 1024
+    max_header_bytes: int = 16 * 1024
+    read_timeout_seconds: float = 30.0
+    max_connections: int = 1024
     max_concurrent_calls: int = 1
     max_batch_instances: int = 1024
     model_config_file: Path | None = None
@@ -67,6 +70,14 @@ class GatewaySettings:
             raise SettingsError(f"max_instances must be >= 1, got {self.max_instances}")
         if self.max_body_bytes < 1:
             raise SettingsError(f"max_body_bytes must be >= 1, got {self.max_body_bytes}")
+        if self.max_header_bytes < 1024:
+            raise SettingsError(f"max_header_bytes must be >= 1024, got {self.max_header_bytes}")
+        if not self.read_timeout_seconds > 0:
+            raise SettingsError(
+                f"read_timeout_seconds must be > 0, got {self.read_timeout_seconds}"
+            )
+        if self.max_connections < 1:
+            raise SettingsError(f"max_connections must be >= 1, got {self.max_connections}")
         if self.max_concurrent_calls < 1:
             raise SettingsError(
                 f"max_concurrent_calls must be >= 1, got {self.max_concurrent_calls}"
@@ -90,6 +101,9 @@ ENV_VARS: dict[str, str] = {
     "timeout_seconds": "COVERTYPE_GATEWAY_TIMEOUT_SECONDS",
     "max_instances": "COVERTYPE_GATEWAY_MAX_INSTANCES",
     "max_body_bytes": "COVERTYPE_GATEWAY_MAX_BODY_BYTES",
+    "max_header_bytes": "COVERTYPE_GATEWAY_MAX_HEADER_BYTES",
+    "read_timeout_seconds": "COVERTYPE_GATEWAY_READ_TIMEOUT_SECONDS",
+    "max_connections": "COVERTYPE_GATEWAY_MAX_CONNECTIONS",
     "max_concurrent_calls": "COVERTYPE_GATEWAY_MAX_CONCURRENT_CALLS",
     "max_batch_instances": "COVERTYPE_GATEWAY_MAX_BATCH_INSTANCES",
     "model_config_file": "COVERTYPE_GATEWAY_MODEL_CONFIG_FILE",
@@ -106,6 +120,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "timeout_seconds": float,
     "max_instances": int,
     "max_body_bytes": int,
+    "max_header_bytes": int,
+    "read_timeout_seconds": float,
+    "max_connections": int,
     "max_concurrent_calls": int,
     "max_batch_instances": int,
     "model_config_file": Path,

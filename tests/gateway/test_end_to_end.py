@@ -330,8 +330,8 @@ def test_limits_and_deadline_set_by_environment(
         httpx.Client(base_url=limited.url, timeout=30.0) as http,
     ):
         too_many = predict(http, {"instances": [as_compact(r) for r in dataset_rows[:4]]})
-        assert too_many.status_code == 413
-        assert too_many.json()["error"] == "too_many_instances"
+        assert too_many.status_code == 422
+        assert too_many.json()["problems"][0]["kind"] == "too_many"
         too_big = http.post("/v1/predict", content=b" " * 4001)
         assert too_big.status_code == 413
         assert too_big.json()["error"] == "body_too_large"

@@ -1,5 +1,7 @@
 """The gRPC status -> HTTP status table, and the error body."""
 
+import json
+
 import grpc
 import pytest
 
@@ -78,8 +80,28 @@ def test_grpc_status_maps_to_http_status(
 ) -> None:
     mapped = from_backend(BackendError("Predict", code, details), choice)
     assert (mapped.status_code, mapped.code) == (status, error)
-    assert details in mapped.message
+    # The model server's own messages about models reach the client; transport and
+    # server failures are logged with their details, not shown.
+    assert (details in mapped.message) == (status in (400, 404))
+    assert mapped.log_detail is None or details in mapped.log_detail
     assert ("Retry-After" in mapped.headers) == (status == 503)
+
+
+def test_transport_details_and_addresses_stay_in_the_log() -> None:
+    details = "failed to connect to all addresses; last error: ipv4:10.1.2.3:8500: refused"
+    mapped = from_backend(
+        BackendError("Predict", grpc.StatusCode.UNAVAILABLE, details), VersionChoice()
+    )
+    assert "10.1.2.3" not in json.dumps(mapped.body("rid"))
+    assert mapped.log_detail is not None and "10.1.2.3" in mapped.log_detail
+
+
+def test_listed_problems_are_bounded_and_counted() -> None:
+    problems = [Problem(i, "Elevation", "out_of_domain", "rule") for i in range(3)]
+    body = invalid_input(problems, count=5000).body("rid")
+    assert len(body["problems"]) == 3
+    assert body["problem_count"] == 5000
+    assert body["message"] == "5000 problems in the request, the first 3 listed; see problems"
 
 
 def test_error_body_carries_request_id_and_problems() -> None:
@@ -96,5 +118,6 @@ def test_error_body_carries_request_id_and_problems() -> None:
                 "rule": "must be between 0 and 8849",
             }
         ],
+        "problem_count": 1,
     }
     assert "problems" not in ApiError(400, "malformed_json", "bad").body("rid-2")

@@ -108,7 +108,8 @@ def test_every_problem_of_every_instance_is_listed_with_its_rule() -> None:
         (one_hot(Soil_Type29=0), "Soil_Type", "one_hot", "(0 set)"),
         (one_hot(Wilderness_Area2=1), "Wilderness_Area", "one_hot", "(2 set"),
         (one_hot(Soil_Type5=2), "Soil_Type5", "out_of_domain", "must be 0 or 1"),
-        (one_hot(Soil_Type5=1.0), "Soil_Type5", "wrong_type", "an integer"),
+        (one_hot(Soil_Type5=0.5), "Soil_Type5", "wrong_type", "an integer"),
+        (compact(soil_type=2.5), "soil_type", "wrong_type", "an integer"),
         (compact(Elevation=None), "Elevation", "wrong_type", "(got null)"),
         (compact(Elevation=[1]), "Elevation", "wrong_type", "(got an array)"),
         (compact(Aspect=-1), "Aspect", "out_of_domain", "between 0 and 360"),
@@ -116,14 +117,36 @@ def test_every_problem_of_every_instance_is_listed_with_its_rule() -> None:
             compact(Horizontal_Distance_To_Roadways=-0.5),
             "Horizontal_Distance_To_Roadways",
             "out_of_domain",
-            ">= 0",
+            "between 0 and 20037508 (got -0.5)",
         ),
         (
             compact(Vertical_Distance_To_Hydrology=math.inf),
             "Vertical_Distance_To_Hydrology",
             "out_of_domain",
-            "finite",
+            "between -19843 and 19843 (got inf)",
         ),
+        # Past float32's range (it would overflow the [n, 54] float32 tensor).
+        (
+            compact(Horizontal_Distance_To_Roadways=1e39),
+            "Horizontal_Distance_To_Roadways",
+            "out_of_domain",
+            "(got 1e+39)",
+        ),
+        # Inside float32 but far past the domain (the model's features would overflow).
+        (
+            compact(Horizontal_Distance_To_Hydrology=1e20),
+            "Horizontal_Distance_To_Hydrology",
+            "out_of_domain",
+            "(got 1e+20)",
+        ),
+        # Too large for a double: named as out of domain, shown briefly.
+        (
+            compact(Elevation=10**400),
+            "Elevation",
+            "out_of_domain",
+            "(got an integer of 401 digits)",
+        ),
+        (compact(Elevation="x" * 1000), "Elevation", "wrong_type", "(got a string)"),
         (compact(Elevation=True), "Elevation", "wrong_type", "(got a boolean)"),
     ],
 )
@@ -134,6 +157,13 @@ def test_each_rule_is_named(
     assert len(problems) == 1, problems
     assert (problems[0].instance, problems[0].field, problems[0].kind) == (0, field, kind)
     assert rule_part in problems[0].rule
+
+
+def test_an_integral_number_is_an_integer_as_in_json_schema() -> None:
+    assert validate_instances([one_hot(Soil_Type29=1.0)]) == validate_instances([compact()])
+    assert validate_instances([compact(soil_type=29.0)]) == validate_instances([compact()])
+    problems = problems_of([one_hot(Soil_Type2=1.0, Soil_Type29=1.0)])
+    assert [(p.field, p.kind) for p in problems] == [("Soil_Type", "one_hot")]
 
 
 def test_an_instance_that_is_not_an_object_is_a_wrong_type() -> None:

@@ -1,9 +1,11 @@
 """The predict body's envelope: instances list or bare observation, malformed JSON, limits."""
 
+import json
+
 import pytest
 
-from gateway.observations import InvalidInstances
-from gateway.payload import MalformedJson, TooManyInstances, parse_body
+from gateway.observations import MAX_LISTED_PROBLEMS, InvalidInstances
+from gateway.payload import MalformedJson, parse_body
 
 
 def test_instances_list_and_bare_observation() -> None:
@@ -48,6 +50,23 @@ def test_wrong_envelope_names_the_field(body: bytes, field: str) -> None:
 
 def test_more_instances_than_the_maximum() -> None:
     parse_body(b'{"instances": [{}, {}, {}]}', 3)
-    with pytest.raises(TooManyInstances) as raised:
+    with pytest.raises(InvalidInstances) as raised:
         parse_body(b'{"instances": [{}, {}, {}, {}]}', 3)
-    assert "4 instances" in str(raised.value) and "maximum is 3" in str(raised.value)
+    (problem,) = raised.value.problems
+    assert (problem.field, problem.kind) == ("instances", "too_many")
+    assert problem.rule == "at most 3 instances in one request (got 4)"
+
+
+def test_duplicate_keys_are_malformed_json() -> None:
+    with pytest.raises(MalformedJson, match="the key 'Elevation' appears twice"):
+        parse_body(b'{"Elevation": 1, "Slope": 2, "Elevation": 3}', 3)
+    with pytest.raises(MalformedJson, match="the key 'a' appears twice"):
+        parse_body(b'{"instances": [{"a": 1, "a": 1}]}', 3)
+
+
+def test_unknown_envelope_fields_are_listed_up_to_the_limit_and_counted() -> None:
+    body = json.dumps({"instances": [{}], **{f"k{i}": 0 for i in range(5000)}}).encode()
+    with pytest.raises(InvalidInstances) as raised:
+        parse_body(body, 3)
+    assert raised.value.count == 5000
+    assert len(raised.value.problems) == MAX_LISTED_PROBLEMS

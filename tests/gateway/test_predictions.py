@@ -93,7 +93,6 @@ def test_response_from_typed_fields_reads_the_same() -> None:
         (np.array([1], dtype=np.int64), _probabilities(2), 1, "cover_type has shape"),
         (np.array([1, 2], dtype=np.int64), _probabilities(2)[:, :6], 1, "probabilities has shape"),
         (np.array([0, 8], dtype=np.int64), _probabilities(2), 1, "not classes 1..7"),
-        (np.array([1, 2], dtype=np.int64), np.full((2, 7), np.nan, np.float32), 1, "non-finite"),
         (np.array(["a", "b"]), _probabilities(2), 1, "unsupported dtype DT_STRING"),
     ],
 )
@@ -103,6 +102,17 @@ def test_responses_breaking_the_contract_are_refused(
     response = _official_response(classes, probabilities, version)
     with pytest.raises(BadModelResponse, match=message):
         read_response(response, 2, "covertype")
+
+
+def test_rows_without_finite_probabilities_are_named_and_the_others_kept() -> None:
+    probabilities = _probabilities(3)
+    probabilities[1, 4] = np.nan
+    response = _official_response(np.array([1, 1, 6], dtype=np.int64), probabilities)
+    outcome = read_response(response, 3, "covertype")
+    assert outcome.unscorable == (1,)
+    assert outcome.rows(0, 1).unscorable == ()
+    assert outcome.rows(1, 3).unscorable == (0,)
+    assert outcome.rows(2, 3).predictions[0].cover_type == 6
 
 
 def test_a_missing_output_is_refused() -> None:

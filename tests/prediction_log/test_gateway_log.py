@@ -4,6 +4,8 @@ import contextlib
 import csv
 import io
 import json
+import os
+import signal
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ import pytest
 from covertype.cli import main
 from covertype.schema import (
     CLASS_NAMES,
+    EXAMPLE_OBSERVATION,
     FEATURE_COLUMNS,
     NUMERIC_COLUMNS,
     SOIL_COLUMNS,
@@ -23,6 +26,7 @@ from covertype.schema import (
 )
 from gateway.report import with_rotated
 from tests.support.gateway import start_gateway
+from tests.support.load import LoopingClients
 from tests.support.model_server import RunningModelServer, start_model_server
 
 
@@ -150,3 +154,25 @@ def test_log_matches_the_responses_and_feeds_the_report(
     # tiny model's sample missed the extremes.
     assert set(version["outside_training_range"]) == set(FEATURE_COLUMNS)
     assert all(0 <= share < 0.5 for share in version["outside_training_range"].values())
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+def test_a_signal_to_the_whole_process_group_loses_no_answered_prediction(
+    served: tuple[RunningModelServer, Path], tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    server, _ = served
+    log_path = tmp_path / "predictions.jsonl"
+    gateway = start_gateway(
+        server.grpc_target, extra_args=["--prediction-log", str(log_path)], new_session=True
+    )
+    with gateway, LoopingClients(gateway.url, EXAMPLE_OBSERVATION, clients=6) as load:
+        load.wait_for_answers(300)
+        # As Ctrl-C or systemd do: the gateway and its prediction-log writer both get it.
+        os.killpg(gateway.process.pid, stop_signal)
+        gateway.process.wait(30)
+    answered = {a.request_id for a in load.answers if a.status == 200}
+    lines = _read_lines(log_path)
+    assert len(answered) >= 300
+    assert sorted(line["request_id"] for line in lines) == sorted(answered)
+    assert f"prediction log closed: {len(answered)} prediction(s) written" in gateway.log()
+    assert ", 0 lost" in gateway.log()

@@ -2,6 +2,8 @@
 
 import json
 import multiprocessing
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -124,7 +126,25 @@ def test_a_dead_writer_process_costs_lines_not_the_gateway(tmp_path: Path) -> No
     for number in range(10):
         _log_request(log, number)
     log.close()
-    assert log.dropped == 10
+    assert (log.logged, log.written) == (10, 0)
+
+
+def test_the_writer_counts_what_it_wrote_and_ignores_stop_signals(tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    log = PredictionLog(PredictionLogSettings(path=path, flush_seconds=0.05))
+    log.start()
+    (writer,) = [p for p in multiprocessing.active_children() if p.name == "prediction-log-writer"]
+    for number in range(5):
+        _log_request(log, number)
+    # What Ctrl-C or systemd sends to the whole process group reaches the writer too.
+    os.kill(writer.pid, signal.SIGINT)
+    os.kill(writer.pid, signal.SIGTERM)
+    for number in range(5, 12):
+        _log_request(log, number)
+    log.close()
+    assert writer.exitcode == 0
+    assert (log.logged, log.written) == (12, 12)
+    assert [line["request_id"] for line in _lines([path])] == [f"req-{n}" for n in range(12)]
 
 
 def test_disabled_log_writes_nothing(tmp_path: Path) -> None:

@@ -76,8 +76,13 @@ def start_gateway(
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     timeout: float = START_TIMEOUT_SECONDS,
+    new_session: bool = False,
 ) -> RunningGateway:
-    """Start `covertype gateway --tfserving <target>` on a free port and wait for `/healthz`."""
+    """Start `covertype gateway --tfserving <target>` on a free port and wait for `/healthz`.
+
+    `new_session`: in a process group of its own (its pid is the group's id), to be
+    signalled as a whole the way Ctrl-C or systemd signal a service.
+    """
     port = free_port()
     log_path = Path(tempfile.mkdtemp(prefix="covertype-gateway-")) / "gateway.log"
     command = [
@@ -92,6 +97,7 @@ def start_gateway(
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
+            start_new_session=new_session,
         )
     gateway = RunningGateway(process, f"http://{defaults.HOST}:{port}", log_path)
     deadline = time.monotonic() + timeout

@@ -25,6 +25,7 @@ class Answer:
     sent: float
     status: int
     detail: str
+    request_id: str = ""
 
 
 class LoopingClients:
@@ -50,7 +51,12 @@ class LoopingClients:
                 sent = time.monotonic()
                 try:
                     response = http.post("/v1/predict", json=self._body)
-                    answer = Answer(sent, response.status_code, response.text[:300])
+                    answer = Answer(
+                        sent,
+                        response.status_code,
+                        response.text[:300],
+                        response.headers.get("x-request-id", ""),
+                    )
                 except httpx.HTTPError as error:
                     answer = Answer(sent, 0, f"{type(error).__name__}: {error}")
                 with self._lock:

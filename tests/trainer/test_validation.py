@@ -82,19 +82,19 @@ CELL_RULES = {
         set_cell(8, "Horizontal_Distance_To_Hydrology", -1),
         8,
         "Horizontal_Distance_To_Hydrology",
-        "value -1 must be >= 0",
+        "value -1 must be between 0 and 20037508",
     ),
     "road distance < 0": (
         set_cell(9, "Horizontal_Distance_To_Roadways", -30),
         9,
         "Horizontal_Distance_To_Roadways",
-        "value -30 must be >= 0",
+        "value -30 must be between 0 and 20037508",
     ),
     "fire distance < 0": (
         set_cell(10, "Horizontal_Distance_To_Fire_Points", -2),
         10,
         "Horizontal_Distance_To_Fire_Points",
-        "value -2 must be >= 0",
+        "value -2 must be between 0 and 20037508",
     ),
     "infinite": (
         set_cell(11, "Vertical_Distance_To_Hydrology", "inf"),

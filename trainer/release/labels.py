@@ -4,12 +4,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from covertype import defaults
 from trainer.release import archive, server_config, transition
 from trainer.release.lock import release_lock
 from trainer.release.record import Event, ReleaseEvent, ReleaseRecord, new_run_id
 from trainer.release.serving import ModelServer, States
 
-LABEL_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+LABEL_PATTERN = re.compile(defaults.LABEL_PATTERN)
 
 
 class LabelError(Exception):
