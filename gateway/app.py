@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from covertype import __version__
 from gateway import errors
 from gateway.batching import PredictBatcher
+from gateway.decoding import DecoderSettings, RequestDecoder
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import RequestContextMiddleware
 from gateway.model_client import ModelServerClient
@@ -60,12 +61,15 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         )
         prediction_log.start()
         app.state.prediction_log = prediction_log
+        decoder = RequestDecoder(DecoderSettings(max_instances=settings.max_instances))
+        app.state.decoder = decoder
         try:
             yield
         finally:
             await batcher.close()
             await client.close()
             prediction_log.close()
+            decoder.close()
 
     app = FastAPI(title=TITLE, description=DESCRIPTION, version=__version__, lifespan=lifespan)
     app.state.settings = settings

@@ -85,21 +85,9 @@ class InvalidInstances(ValueError):
         self.problems = tuple(problems[:MAX_LISTED_PROBLEMS])
         self.count = total
 
-
-class _Problems:
-    """Problems found so far: every one counted, the first few kept."""
-
-    def __init__(self) -> None:
-        self.kept: list[Problem] = []
-        self.count = 0
-
-    @property
-    def full(self) -> bool:
-        return len(self.kept) >= MAX_LISTED_PROBLEMS
-
-    def add(self, problems: Sequence[Problem]) -> None:
-        self.count += len(problems)
-        self.kept.extend(problems[: MAX_LISTED_PROBLEMS - len(self.kept)])
+    def __reduce__(self) -> tuple[type["InvalidInstances"], tuple[Any, ...]]:
+        # Raised in the decoding worker process too: it must survive pickling.
+        return InvalidInstances, (self.problems, self.count)
 
 
 def _integral_float_as_int(value: Any) -> Any:
@@ -262,38 +250,61 @@ def _row(observation: BaseModel) -> list[float]:
 def validate_instances(instances: list[Any]) -> list[list[float]]:
     """Validate raw JSON observations and return their matrix rows, in order.
 
-    Raises `InvalidInstances` with the problems of every instance (the first
-    `MAX_LISTED_PROBLEMS` listed, all counted).
+    Raises `InvalidInstances` with the first `MAX_LISTED_PROBLEMS` problems, in
+    instance order, and the count of all of them. The work is bounded whatever the
+    request holds: one validation of the whole list, then at most as many
+    instance-by-instance validations as there are problems to list.
     """
-    oversized = any(isinstance(i, dict) and len(i) > MAX_FIELDS for i in instances)
-    if not oversized:
-        try:
-            observations = _INSTANCES.validate_python(instances)
-        except ValidationError:
-            pass
-        else:
-            problems = [p for i, inst in enumerate(instances) for p in _group_problems(i, inst)]
-            if not problems:
-                return [_row(observation) for observation in observations]
-    raise InvalidInstances(*_every_problem(instances))
+    oversized = {
+        index
+        for index, instance in enumerate(instances)
+        if isinstance(instance, dict) and len(instance) > MAX_FIELDS
+    }
+    checked = [inst for index, inst in enumerate(instances) if index not in oversized]
+    field_problems = 0
+    failing: set[int] = set()
+    try:
+        observations = _INSTANCES.validate_python(checked)
+    except ValidationError as error:
+        field_problems = error.error_count()
+        positions = [i for i in range(len(instances)) if i not in oversized]
+        failing = {
+            positions[e["loc"][0]]
+            for e in error.errors(include_url=False, include_context=False, include_input=False)
+        }
+    group_problems = {
+        index: problems
+        for index, instance in enumerate(instances)
+        if index not in oversized
+        and isinstance(instance, dict)
+        and (problems := _group_problems(index, instance))
+    }
+    count = len(oversized) + field_problems + sum(len(p) for p in group_problems.values())
+    if count == 0:
+        return [_row(observation) for observation in observations]
+    listed = _listed_problems(instances, oversized, failing | set(group_problems), group_problems)
+    raise InvalidInstances(listed, count)
 
 
-def _every_problem(instances: list[Any]) -> tuple[list[Problem], int]:
-    """The problems of each instance in turn: the first ones in full, the others counted."""
-    found = _Problems()
-    for index, instance in enumerate(instances):
-        if isinstance(instance, dict) and len(instance) > MAX_FIELDS:
+def _listed_problems(
+    instances: list[Any],
+    oversized: set[int],
+    failing: set[int],
+    group_problems: dict[int, list[Problem]],
+) -> list[Problem]:
+    """The problems of the failing instances, in order, until `MAX_LISTED_PROBLEMS`."""
+    listed: list[Problem] = []
+    for index in sorted(oversized | failing):
+        if len(listed) >= MAX_LISTED_PROBLEMS:
+            break
+        instance = instances[index]
+        if index in oversized:
             rule = f"an observation has at most {MAX_FIELDS} fields, this one has {len(instance)}"
-            found.add([Problem(index, "instance", "unknown_field", rule)])
+            listed.append(Problem(index, "instance", "unknown_field", rule))
             continue
         try:
             _OBSERVATION.validate_python(instance)
         except ValidationError as error:
-            if found.full:
-                found.count += error.error_count()
-            else:
-                errors = error.errors(include_url=False)
-                found.add([_pydantic_problem(index, e) for e in errors])
-        if isinstance(instance, dict):
-            found.add(_group_problems(index, instance))
-    return found.kept, found.count
+            listed.extend(_pydantic_problem(index, e) for e in error.errors(include_url=False))
+        listed.extend(group_problems.get(index, ()))
+    return listed[:MAX_LISTED_PROBLEMS]

@@ -9,11 +9,12 @@ from fastapi.responses import Response
 
 from covertype import defaults
 from gateway import errors
+from gateway.decoding import DecoderBusy
 from gateway.labels import LabelsUnavailable, read_version_labels
 from gateway.metrics import CONTENT_TYPE
 from gateway.model_client import BackendError, ModelServerClient
-from gateway.observations import InvalidInstances, Problem, validate_instances
-from gateway.payload import MalformedJson, parse_body
+from gateway.observations import InvalidInstances, Problem
+from gateway.payload import MalformedJson
 from gateway.predictions import BadModelResponse, UnscorableInstances, VersionChoice
 from gateway.readiness import Readiness
 from gateway.schemas import (
@@ -163,7 +164,14 @@ async def predict(
     _check_json_content_type(request.headers.get("content-type"))
     body = await _read_body(request, settings.max_body_bytes)
     try:
-        rows = validate_instances(parse_body(body, settings.max_instances))
+        rows = await request.app.state.decoder.decode(body)
+    except DecoderBusy as error:
+        raise errors.ApiError(
+            503,
+            "busy",
+            f"{error}; retry later",
+            headers={"Retry-After": str(errors.RETRY_AFTER_SECONDS)},
+        ) from error
     except MalformedJson as error:
         raise errors.ApiError(400, "malformed_json", str(error)) from error
     except InvalidInstances as error:

@@ -157,7 +157,8 @@ ERROR_RESPONSES = _errors(
         431: "request line and headers over the limit",
         500: "a bug in the gateway",
         502: "the model server failed or answered nonsense",
-        503: "the model server is unavailable (Retry-After)",
+        503: "the model server is unavailable, or too many large requests are being decoded "
+        "(Retry-After)",
         504: "the model server did not answer in time",
     }
 )

@@ -1,0 +1,98 @@
+"""Request bodies to validated rows, large ones in a worker process of low priority.
+
+Decoding is CPU work that holds the event loop: JSON parsing, then validation of
+every field. A small body costs well under a millisecond and is decoded inline. A
+large one may cost a hundred milliseconds or more (a 3 MB body of objects with
+hundreds of unknown keys; a thousand one-hot observations), during which every other
+client of this gateway would wait. Bodies of at least `large_body_bytes` are decoded
+in a separate process instead, at a lower CPU priority (nice +10), so that large
+requests compete with each other, not with the small ones; at most
+`max_large_in_progress` are accepted at once (more: 503 with Retry-After). The worker
+is replaced every `WORKER_MAX_TASKS` bodies, which gives back the memory large
+documents fragment, and after a crash.
+"""
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import signal
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+from gateway.observations import validate_instances
+from gateway.payload import parse_body
+
+WORKER_NICENESS = 10
+WORKER_MAX_TASKS = 200
+
+
+class DecoderBusy(Exception):
+    """Too many large bodies are being decoded already."""
+
+
+@dataclass(frozen=True)
+class DecoderSettings:
+    """When a body counts as large, and how many large ones may be in progress."""
+
+    max_instances: int
+    large_body_bytes: int = 64 * 1024
+    max_large_in_progress: int = 8
+
+
+def decode_instances(body: bytes, max_instances: int) -> list[list[float]]:
+    """The body's observations as matrix rows; `MalformedJson` or `InvalidInstances`."""
+    return validate_instances(parse_body(body, max_instances))
+
+
+def _start_worker() -> None:
+    """In the worker: lower priority; stopped by the gateway, never by a group signal."""
+    os.nice(WORKER_NICENESS)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+
+
+class RequestDecoder:
+    """Decodes request bodies: small ones inline, large ones in the worker process."""
+
+    def __init__(self, settings: DecoderSettings) -> None:
+        self.settings = settings
+        self._large = asyncio.Semaphore(settings.max_large_in_progress)
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def decode(self, body: bytes) -> list[list[float]]:
+        """Rows of the body's observations; raises `MalformedJson`, `InvalidInstances`
+        (from `gateway.payload` and `gateway.observations`) or `DecoderBusy`."""
+        if len(body) < self.settings.large_body_bytes:
+            return decode_instances(body, self.settings.max_instances)
+        if self._large.locked():
+            raise DecoderBusy(
+                f"{self.settings.max_large_in_progress} large requests are being decoded"
+            )
+        async with self._large:
+            loop = asyncio.get_running_loop()
+            try:
+                return await loop.run_in_executor(
+                    self._worker(), decode_instances, body, self.settings.max_instances
+                )
+            except BrokenProcessPool:
+                self._pool = None  # the worker died (killed, out of memory): a new one next time
+                raise DecoderBusy("the decoding worker stopped; retry") from None
+
+    def _worker(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                max_tasks_per_child=WORKER_MAX_TASKS,
+            )
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the worker (if one was started)."""
+        if self._pool is not None:
+            with contextlib.suppress(Exception):
+                self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
