@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo release bench bench-model-server bench-gateway gateway-env-size clean
+.PHONY: install test lint demo release fuzz bench bench-model-server bench-gateway gateway-env-size clean
 
 install: $(STAMP)
 
@@ -31,6 +31,11 @@ demo: install
 # A release against `make demo`'s stack (model server 8500, gateway 8000): gate, publish, verify.
 release: install
 	$(BIN)/covertype release $(if $(DATA),--data $(DATA))
+
+# A longer schema-driven fuzz of the gateway than `make test` runs (all phases, 5 minutes),
+# against `make demo`'s gateway on port 8000.
+fuzz: install
+	$(BIN)/st run http://127.0.0.1:8000/openapi.json --checks all --max-time 300
 
 # Benchmarks print figures; they are never part of `make test`. The gateway's needs wrk.
 bench: bench-model-server bench-gateway
