@@ -5,6 +5,9 @@ Every error body is `{"error": code, "message": ..., "request_id": ..., "problem
 never carry the model server's address or transport details: those go to the log.
 """
 
+import json
+import logging
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 
@@ -15,6 +18,7 @@ from gateway.observations import Problem
 from gateway.predictions import VersionChoice
 
 RETRY_AFTER_SECONDS = 1
+_log = logging.getLogger("covertype.gateway")
 
 # TF Serving answers an unknown version label with INVALID_ARGUMENT and this message
 # (server_core.cc); for the REST API an unknown label is a missing resource, like an
@@ -56,6 +60,13 @@ class ApiError(Exception):
             body["problems"] = [asdict(problem) for problem in self.problems]
             body["problem_count"] = self.problem_count
         return body
+
+
+def protocol_error_body(code: str, message: str) -> bytes:
+    """The body of a refusal made before the app saw the request (431, 408): same shape."""
+    request_id = uuid.uuid4().hex
+    _log.warning("%s: %s", code, message, extra={"request_id": request_id})
+    return json.dumps({"error": code, "message": message, "request_id": request_id}).encode()
 
 
 def invalid_input(problems: Sequence[Problem], count: int | None = None) -> ApiError:

@@ -13,7 +13,7 @@ from gateway.decoding import DecoderBusy
 from gateway.labels import LabelsUnavailable, read_version_labels
 from gateway.metrics import CONTENT_TYPE
 from gateway.model_client import BackendError, ModelServerClient
-from gateway.observations import InvalidInstances, Problem
+from gateway.observations import MAX_LISTED_PROBLEMS, InvalidInstances, Problem, field_name
 from gateway.payload import MalformedJson
 from gateway.predictions import BadModelResponse, UnscorableInstances, VersionChoice
 from gateway.readiness import Readiness
@@ -117,6 +117,23 @@ def _body_too_large(size: int, limit: int) -> errors.ApiError:
     return errors.ApiError(413, "body_too_large", message)
 
 
+_QUERY_PARAMETERS = ("version", "label")
+
+
+def _check_query(request: Request) -> None:
+    """Unknown or repeated query parameters are refused, never silently ignored."""
+    problems = []
+    allowed = "the query accepts version or label, once"
+    for name in dict.fromkeys(request.query_params.keys()):
+        if name not in _QUERY_PARAMETERS:
+            problems.append(Problem(None, field_name(name), "unknown_field", allowed))
+        elif len(request.query_params.getlist(name)) > 1:
+            problems.append(Problem(None, name, "invalid", allowed))
+    if problems:
+        listed = problems[:MAX_LISTED_PROBLEMS]
+        raise errors.invalid_input(listed, len(problems))
+
+
 def _version_choice(version: int | None, label: str | None) -> VersionChoice:
     if version is not None and label is not None:
         rule = "give either version or label, not both"
@@ -160,6 +177,7 @@ async def predict(
     """
     started = time.perf_counter()
     settings = _settings(request)
+    _check_query(request)
     choice = _version_choice(version, label)
     _check_json_content_type(request.headers.get("content-type"))
     body = await _read_body(request, settings.max_body_bytes)

@@ -6,8 +6,9 @@ import math
 
 import uvicorn
 
+from covertype.http_protocol import ConnectionLimits, guarded_protocol
 from gateway.app import create_app
-from gateway.http_protocol import ConnectionLimits, guarded_protocol
+from gateway.errors import protocol_error_body
 from gateway.logs import logging_config
 from gateway.settings import GatewaySettings
 
@@ -41,6 +42,7 @@ def serve(settings: GatewaySettings) -> None:
                 max_header_bytes=settings.max_header_bytes,
                 read_timeout_seconds=settings.read_timeout_seconds,
                 max_connections=settings.max_connections,
+                error_body=protocol_error_body,
             )
         ),
         log_config=config,

@@ -136,6 +136,9 @@ def test_only_json_bodies_are_read(
         ("label=" + "a" * 65, "label"),
         ("label=no%20spaces", "label"),
         ("version=1&label=stable", "label"),
+        ("verison=1", "verison"),
+        ("version=1&version=2", "version"),
+        ("q" * 100 + "=1", "q" * 37 + "..."),
     ],
 )
 def test_query_parameters_have_ranges(gateway: RunningGateway, query: str, field: str) -> None:

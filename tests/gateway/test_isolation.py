@@ -118,16 +118,25 @@ def _predict_calls(gateway: RunningGateway, code: str) -> float:
 
 
 def test_a_shared_call_refused_as_a_whole_is_retried_request_by_request(
-    server: RunningModelServer,
+    publish_tiny: Any, tmp_path: Path
 ) -> None:
-    """The model server refuses a call over its max_batch_size (1024): two 700-row requests
-    merged into one call are each sent again on their own and both answered."""
-    rows = {"instances": [schema.EXAMPLE_OBSERVATION] * 700}
-    flags = ["--max-concurrent-calls", "1", "--max-batch-instances", "2048"]
-    with start_gateway(server.grpc_target, extra_args=flags) as gateway:
-        for _ in range(20):
-            answers = asyncio.run(_send_together(gateway.url, [rows] * 3))
-            assert [a.status_code for a in answers] == [200] * 3, answers[0].text
+    """A model server whose max_batch_size is 32 refuses a call of more rows: 20-row requests
+    merged into one call are each sent again on their own, and all are answered."""
+    publish_tiny(tmp_path)
+    batching = tmp_path / "batching.config"
+    batching.write_text("max_batch_size { value: 32 }\nbatch_timeout_micros { value: 1000 }\n")
+    server_flags = ["--enable_batching=true", f"--batching_parameters_file={batching}"]
+    rows = {"instances": [schema.EXAMPLE_OBSERVATION] * 20}
+    flags = ["--max-concurrent-calls", "1"]
+    with (
+        start_model_server(
+            model_base_path=tmp_path / defaults.MODEL_NAME, extra_args=server_flags
+        ) as server,
+        start_gateway(server.grpc_target, extra_args=flags) as gateway,
+    ):
+        for _ in range(50):
+            answers = asyncio.run(_send_together(gateway.url, [rows] * 4))
+            assert [a.status_code for a in answers] == [200] * 4, answers[0].text
             if _predict_calls(gateway, "INVALID_ARGUMENT"):
                 break
         assert _predict_calls(gateway, "INVALID_ARGUMENT") >= 1, "no call was ever merged"

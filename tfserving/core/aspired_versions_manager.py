@@ -219,10 +219,15 @@ class AspiredVersionsManager:
                     duration_ms=round((time.monotonic() - started) * 1000, 1),
                     error=str(error),
                 )
-                if retry and not harness.cancel_load_retry.wait(
-                    max(self._options.load_retry_interval_seconds, 0)
-                ):
-                    continue
+                if retry:
+                    # Still LOADING while it waits for the next attempt, with the error
+                    # that will be retried, so clients see why it is not AVAILABLE yet.
+                    with self._lock:
+                        self._publish(harness.id, ManagerState.LOADING, error)
+                    if not harness.cancel_load_retry.wait(
+                        max(self._options.load_retry_interval_seconds, 0)
+                    ):
+                        continue
                 with self._lock:
                     harness.state = HarnessState.ERROR
                     harness.error = error

@@ -20,7 +20,8 @@ class ManagerState(enum.Enum):
 
 @dataclass(frozen=True)
 class ServableState:
-    """One version's manager state; `health` is the error that ended it, if any."""
+    """One version's manager state; `health` is the error that ended it, or the last failed
+    load attempt of a version still LOADING (it will be retried)."""
 
     id: ServableId
     manager_state: ManagerState

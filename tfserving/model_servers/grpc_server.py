@@ -25,10 +25,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from tfserving.config_files import read_ssl_config
 from tfserving.model_servers.in_flight import InFlightRequests
 
-# TF Serving accepts messages of any size (SetMaxMessageSize(INT_MAX)).
+# TF Serving's limit (server.cc: SetMaxMessageSize(INT32_MAX)); `--grpc_channel_arguments=
+# grpc.max_receive_message_length=N` sets another.
+MAX_MESSAGE_BYTES = 2**31 - 1
 _MESSAGE_SIZE_OPTIONS: tuple[tuple[str, int], ...] = (
-    ("grpc.max_send_message_length", -1),
-    ("grpc.max_receive_message_length", -1),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
 )
 # The service names TF Serving's server.cc marks SERVING (besides "", the whole server).
 HEALTH_SERVICES = ("ModelService", "PredictionService")

@@ -7,8 +7,15 @@ Serving's http_server.cc, an OPTIONS request is a CORS preflight (OK if it has a
 http(s) Origin) and `--rest_api_enable_cors_support` adds the CORS headers to every
 `/v1/` answer. Requests are counted in an `InFlightRequests` so a drain can wait
 for them; `stop_accepting()` closes the port and lets running requests finish.
+
+Limits TF Serving's evhttp server does not document but a Python server needs: a body
+over `MAX_BODY_BYTES` gets 413 before it is read (JSON costs many times its size in
+Python objects); request line plus headers over 64 KiB get 431; a request not received
+within 50 s of its first byte (evhttp's read timeout) gets 408; and connections beyond
+1,024 are closed at once (`covertype.http_protocol`).
 """
 
+import logging
 import re
 import threading
 import time
@@ -23,16 +30,21 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from covertype.http_protocol import ConnectionLimits, guarded_protocol
 from tfserving.errors import failed_precondition
+from tfserving.logs import log_event
 from tfserving.model_servers.http_rest_api import (
     JSON_CONTENT_TYPE,
     PATH_PREFIX,
     HttpRestApiHandler,
 )
 from tfserving.model_servers.in_flight import InFlightRequests
+from tfserving.model_servers.json_tensor import error_body
 from tfserving.monitoring import CONTENT_TYPE, Metrics
 
 _METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+MAX_BODY_BYTES = 32 * 2**20
+_log = logging.getLogger(__name__)
 _CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "POST, GET",
@@ -79,7 +91,10 @@ def create_app(
         raw_path = request.scope.get("raw_path", path.encode()).decode("latin-1")
         if not PATH_PREFIX.fullmatch(raw_path):
             return PlainTextResponse("Not Found", status_code=404)
-        body = await request.body()
+        body = await _body_within_limit(request)
+        if body is None:
+            message = f"the request body is larger than {MAX_BODY_BYTES} bytes"
+            return Response(error_body(message), status_code=413, media_type=JSON_CONTENT_TYPE)
         origin = request.headers.get("origin", "")
         return await run_in_threadpool(answer, request.method, raw_path, body, origin)
 
@@ -91,6 +106,35 @@ def create_app(
     return Starlette(routes=[Route("/{path:path}", dispatch, methods=_METHODS)], lifespan=lifespan)
 
 
+async def _body_within_limit(request: Request) -> bytes | None:
+    """The body, or None as soon as it is known to be over `MAX_BODY_BYTES`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _refusal_body(code: str, message: str) -> bytes:
+    """A refusal before the REST API saw the request (431, 408), as TF Serving's errors."""
+    log_event(_log, "http_request_refused", logging.WARNING, code=code, message=message)
+    return error_body(message)
+
+
+_CONNECTION_LIMITS = ConnectionLimits(
+    max_header_bytes=64 * 1024,
+    read_timeout_seconds=50.0,
+    max_connections=1024,
+    error_body=_refusal_body,
+)
+
+
 class HttpServer:
     """uvicorn serving an app on host:port from a background thread."""
 
@@ -99,6 +143,7 @@ class HttpServer:
             app,
             host=host,
             port=port,
+            http=guarded_protocol(_CONNECTION_LIMITS),
             log_level="warning",
             access_log=False,
             lifespan="on",

@@ -50,6 +50,8 @@ def parse_json(body: bytes) -> dict[str, Any]:
         document = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise invalid_argument(f"JSON Parse error: {error}") from error
+    except RecursionError as error:
+        raise invalid_argument("JSON Parse error: the document is nested too deeply") from error
     if not isinstance(document, dict):
         raise invalid_argument(f"JSON Value: {_show(document)} Is not object")
     return document

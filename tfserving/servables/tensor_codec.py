@@ -26,6 +26,13 @@ class TensorEncoding(enum.Enum):
     TENSOR_CONTENT = "tensor_content"
 
 
+# TensorShape's limit: at most 2**63 - 1 elements.
+MAX_ELEMENTS = 2**63 - 1
+# The most elements a tensor may have when its typed field holds fewer values (TF fills
+# the rest with the last value): 16 MiB of float32.
+MAX_FILLED_ELEMENTS = 2**22
+
+
 @dataclass(frozen=True)
 class DType:
     """How one TF dtype is held in numpy and in a TensorProto."""
@@ -111,6 +118,8 @@ def to_ndarray(proto: tensor_pb2.TensorProto, name: str, dtype: DType | None = N
         raise invalid_argument(f"input '{name}' must have a known shape")
     dims = tensor_shape.dim
     shape = (dims[0].size,) if len(dims) == 1 else tuple([dim.size for dim in dims])
+    if shape and min(shape) < 0:  # numpy would read -1 as "whatever fits"
+        raise invalid_argument(f"input '{name}' has a negative dimension in shape {list(shape)}")
     content = proto.tensor_content
     try:
         if content and dtype.enum != types_pb2.DT_STRING:
@@ -127,9 +136,11 @@ def _to_ndarray_checked(
     proto: tensor_pb2.TensorProto, name: str, dtype: DType, shape: tuple[int, ...]
 ) -> np.ndarray:
     """The general decoder: strings, halves, complex, short value lists, precise errors."""
-    if shape and min(shape) < 0:
-        raise invalid_argument(f"input '{name}' has a negative dimension in shape {list(shape)}")
     count = math.prod(shape)
+    if count > MAX_ELEMENTS:
+        raise invalid_argument(
+            f"input '{name}': shape {list(shape)} has {count} elements, more than {MAX_ELEMENTS}"
+        )
     content = proto.tensor_content
     if content:
         if dtype.enum == types_pb2.DT_STRING:
@@ -159,7 +170,15 @@ def _to_ndarray_checked(
             f"input '{name}': {dtype.field} has {len(flat)} values but shape {list(shape)} "
             f"holds {count}"
         )
-    # Fewer values than elements: TF repeats the last value (zero if there is none).
+    # Fewer values than elements: TF repeats the last value (zero if there is none), so a
+    # few bytes could ask for gigabytes; filling is bounded (values sent are bounded by the
+    # message size already).
+    if count > MAX_FILLED_ELEMENTS:
+        raise invalid_argument(
+            f"input '{name}': {dtype.field} has {len(flat)} values for shape {list(shape)} "
+            f"({count} elements); filling a shape by repeating the last value is limited to "
+            f"{MAX_FILLED_ELEMENTS} elements: send every value, or use tensor_content"
+        )
     fill = flat[-1] if len(flat) else (b"" if dtype.enum == types_pb2.DT_STRING else 0)
     padded = np.full(count, fill, dtype=flat.dtype)
     padded[: len(flat)] = flat

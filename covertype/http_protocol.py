@@ -4,25 +4,28 @@ uvicorn bounds neither the size of a request's headers nor the time a client may
 to send its request: a client that stalls mid-headers or mid-body holds its connection
 (and the memory of what it sent) for ever, and a thousand such clients hold a thousand.
 `guarded_protocol(limits)` returns the protocol class uvicorn runs (its `http=`
-option), which adds:
+option), used by the gateway and by the model server's REST API, which adds:
 
 - a cap on the request line plus headers: 431 and the connection closed;
 - a deadline for the whole request, from its first byte (or from the connection,
   for the first request) until the body is complete: 408 and the connection closed;
 - a cap on open connections: a connection beyond it is closed at once.
 
-Everything else is uvicorn's own protocol.
+Everything else is uvicorn's own protocol. The refusals are JSON in the shape of the
+server using it (`ConnectionLimits.error_body`).
 """
 
 import asyncio
-import json
 import logging
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-_log = logging.getLogger("covertype.gateway")
+_log = logging.getLogger("covertype.http")
+
+# (error code, message) -> the JSON body of a refusal
+ErrorBody = Callable[[str, str], bytes]
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class ConnectionLimits:
     max_header_bytes: int
     read_timeout_seconds: float
     max_connections: int
+    error_body: ErrorBody
 
 
 class _Refused(Exception):
@@ -120,12 +124,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # -- answering outside the app ---------------------------------------------------------
 
     def _send_and_close(self, status: int, message: str) -> None:
-        """A JSON error in the gateway's shape, then close the connection."""
-        request_id = uuid.uuid4().hex
-        _log.warning("%s: %s", _CODES[status], message, extra={"request_id": request_id})
-        body = json.dumps(
-            {"error": _CODES[status], "message": message, "request_id": request_id}
-        ).encode()
+        """A JSON error in the server's shape (its function also logs it), then close."""
+        body = self.limits.error_body(_CODES[status], message)
         self.transport.write(
             b"".join(
                 [
