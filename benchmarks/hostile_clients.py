@@ -155,7 +155,10 @@ def _model_server_cases(grpc_target: str, rest_url: str) -> list[tuple[str, obje
 
 
 def run_hostile(gateway_url: str, grpc_target: str, rest_url: str, report: Path) -> int:
-    """Cycle through every hostile case until SIGTERM; then write the answers to `report`."""
+    """Cycle through every hostile case until SIGTERM; then write the answers to `report`.
+
+    `report` with the suffix `.ready` appears once every case has been sent once.
+    """
     import httpx
 
     stop = False
@@ -198,6 +201,7 @@ def run_hostile(gateway_url: str, grpc_target: str, rest_url: str, report: Path)
                     break
             for name, call in server_cases:
                 answers[f"model server {name}: {call()}"] += 1  # type: ignore[operator]
+            report.with_suffix(".ready").touch()
     for sock in stalled:
         sock.close()
     report.write_text(json.dumps(answers))
@@ -205,6 +209,16 @@ def run_hostile(gateway_url: str, grpc_target: str, rest_url: str, report: Path)
 
 
 # -- the benchmark --------------------------------------------------------------------------
+
+
+def _wait_until_ready(hostile: subprocess.Popen[bytes], ready: Path) -> None:
+    """Until the hostile client has sent every case once (so wrk measures it in full flow)."""
+    deadline = time.monotonic() + 300
+    while not ready.exists():
+        if hostile.poll() is not None or time.monotonic() > deadline:
+            code = hostile.returncode
+            raise SystemExit(f"the hostile client never got through its cases (exit {code})")
+        time.sleep(0.1)
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -282,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"{defaults.HOST}:{grpc_port}", rest_url, str(report)],
                         cwd=ROOT,
                     )  # fmt: skip
-                    time.sleep(2)  # its cases are built and flowing before wrk starts
+                    _wait_until_ready(hostile, report.with_suffix(".ready"))
                 figures = bench.run_wrk(
                     condition, f"{gateway_url}/v1/predict", script, GOOD_CLIENTS, args.seconds, 2
                 )
