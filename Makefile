@@ -4,15 +4,31 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo release fuzz bench bench-model-server bench-gateway gateway-env-size clean
+# Every .proto: the generated stubs are rebuilt when one changes (and uv's cache-keys agree).
+PROTOS := $(shell find protos -name '*.proto')
+
+.PHONY: install lock test lint demo release fuzz bench bench-model-server bench-gateway gateway-env-size clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py requirements/constraints.txt
+# uv.lock pins every distribution with its hashes; uv itself comes from requirements/uv.txt
+# (its hashes, taken from the same lock by `make lock`). `--locked` fails if pyproject.toml
+# changed without `make lock`.
+$(STAMP): pyproject.toml setup.py uv.lock requirements/uv.txt $(PROTOS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
-	$(BIN)/python -m pip install --quiet --constraint requirements/constraints.txt --editable '.[all,dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/uv.txt
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --quiet --locked --extra dev \
+		--python $(BIN)/python --reinstall-package covertype
 	touch $(STAMP)
+
+# Re-resolve uv.lock from pyproject.toml's ranges (`make lock UPGRADE=1`: newest releases).
+lock:
+	test -x $(BIN)/uv || { echo "make lock needs $(BIN)/uv: run make install first"; exit 2; }
+	$(BIN)/uv lock $(if $(UPGRADE),--upgrade)
+	{ echo "# uv with its hashes, taken from uv.lock by make lock: do not edit"; \
+	  $(BIN)/uv export --locked --extra dev --no-emit-project --format requirements-txt \
+		| awk '/^uv==/ {keep=1; print; next} keep && /^ +--hash/ {print; next} {keep=0}'; \
+	} > requirements/uv.txt
 
 lint: install
 	$(BIN)/ruff check .

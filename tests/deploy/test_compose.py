@@ -150,15 +150,6 @@ def test_tfserving_publishes_its_ports_on_loopback(services: dict[str, Any]) -> 
     }
 
 
-def test_tfserving_healthcheck_asks_for_the_model_status(services: dict[str, Any]) -> None:
-    kind, *command = services["tfserving"]["healthcheck"]["test"]
-    assert kind == "CMD"
-    script = " ".join(command)
-    assert f"/dev/tcp/127.0.0.1/{defaults.REST_PORT}" in script
-    assert f"GET /v1/models/{defaults.MODEL_NAME} " in script
-    assert '"AVAILABLE"' in script
-
-
 def test_gateway_environment_is_what_the_gateway_reads(services: dict[str, Any]) -> None:
     environment = services["gateway"]["environment"]
     unknown = set(environment) - set(ENV_VARS.values())
@@ -176,15 +167,12 @@ def test_gateway_environment_is_what_the_gateway_reads(services: dict[str, Any])
     ), "the gateway must read the same models.config as the model server"
 
 
-def test_gateway_waits_for_a_healthy_model_server_and_checks_readiness(
+def test_gateway_waits_for_a_healthy_model_server(
     services: dict[str, Any],
 ) -> None:
     gateway = services["gateway"]
     assert gateway["depends_on"] == {"tfserving": {"condition": "service_healthy"}}
     assert published(gateway) == {defaults.GATEWAY_PORT: (defaults.HOST, defaults.GATEWAY_PORT)}
-    kind, *command = gateway["healthcheck"]["test"]
-    assert kind == "CMD"
-    assert f"http://127.0.0.1:{defaults.GATEWAY_PORT}/readyz" in " ".join(command)
 
 
 def test_gateway_writes_its_prediction_log_to_a_named_volume(

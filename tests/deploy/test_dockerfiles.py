@@ -1,6 +1,5 @@
 """The Dockerfiles: hadolint-clean, non-root, pinned, and their build contexts complete and lean."""
 
-import importlib.metadata
 import json
 import re
 import shlex
@@ -12,6 +11,7 @@ from docker.utils.build import exclude_paths
 
 from covertype import defaults
 
+from .image_env import installed_extras, locked_distributions, sync_command
 from .manifests import (
     DOCKERFILES,
     GATEWAY_DOCKERFILE,
@@ -126,11 +126,15 @@ def test_gateway_context_has_neither_trainer_nor_model_server() -> None:
 
 
 def test_gateway_image_installs_no_tensorflow() -> None:
-    (install,) = [run for run in instructions(GATEWAY_DOCKERFILE, "RUN") if "pip install" in run]
-    assert "[" not in install, "the gateway image installs the base dependencies only"
-    base = [req for req in importlib.metadata.requires("covertype") or [] if "extra ==" not in req]
-    names = {re.split(r"[\[=<>; ]", req, maxsplit=1)[0].lower() for req in base}
-    assert not names & HEAVY_PACKAGES, names
+    assert installed_extras(GATEWAY_DOCKERFILE) == set()
+    assert not locked_distributions(sync_command(GATEWAY_DOCKERFILE)) & HEAVY_PACKAGES
+
+
+@pytest.mark.parametrize("dockerfile", [GATEWAY_DOCKERFILE, TRAINER_DOCKERFILE])
+def test_images_install_exactly_the_lock(dockerfile: Path) -> None:
+    """`uv sync --locked` refuses a lock out of date with pyproject.toml and checks hashes."""
+    arguments = sync_command(dockerfile)
+    assert {"--locked", "--no-editable"} <= set(arguments), arguments
 
 
 def test_gateway_image_is_multi_stage_and_runtime_gets_only_the_venv() -> None:
@@ -147,8 +151,8 @@ def test_gateway_image_listens_where_its_healthcheck_looks() -> None:
 
 
 def test_trainer_image_installs_the_trainer_and_mounts_data_and_models() -> None:
-    (install,) = [run for run in instructions(TRAINER_DOCKERFILE, "RUN") if "pip install" in run]
-    assert '".[trainer]"' in install
+    assert installed_extras(TRAINER_DOCKERFILE) == {"trainer"}
+    assert {"tensorflow", "keras"} <= locked_distributions(sync_command(TRAINER_DOCKERFILE))
     (workdir,) = [
         i["value"] for i in final_stage(TRAINER_DOCKERFILE) if i["instruction"] == "WORKDIR"
     ]

@@ -93,11 +93,6 @@ class ModelServer:
             for status in response.model_version_status
         }
 
-    def live_version(self) -> int | None:
-        """The version unversioned requests reach: the highest AVAILABLE one."""
-        available = [v for v, s in self.states().items() if s.state == AVAILABLE]
-        return max(available, default=None)
-
     def reload_config(self, config: model_server_config_pb2.ModelServerConfig) -> None:
         """Replace the server's config (`HandleReloadConfigRequest`); raise if refused."""
         request = model_management_pb2.ReloadConfigRequest(config=config)
