@@ -119,16 +119,10 @@ def parse_model_server_config(text: str) -> model_server_config_pb2.ModelServerC
 
 
 def pinned_version(package: str) -> str:
-    """The version `pyproject.toml` pins for `package` (in any extra)."""
-    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    requirements = list(project["dependencies"])
-    for extra in project["optional-dependencies"].values():
-        requirements.extend(extra)
-    versions = {
-        req.split("==", 1)[1] for req in requirements if req.split("==", 1)[0].strip() == package
-    }
-    assert len(versions) == 1, f"pyproject.toml pins {package} as {versions or 'nothing'}"
-    return versions.pop()
+    """The version uv.lock pins for `package`."""
+    lock = tomllib.loads((REPO / "uv.lock").read_text(encoding="utf-8"))
+    (version,) = [p["version"] for p in lock["package"] if p["name"] == package]
+    return version
 
 
 def image_tag(image: str) -> tuple[str, str]:
