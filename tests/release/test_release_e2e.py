@@ -15,7 +15,7 @@ import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,6 +134,13 @@ def stack(tmp_path: Path, train_csv: Path) -> Iterator[Stack]:
         )
         with gateway:
             yield Stack(models_dir, server, gateway, train_csv)
+
+
+def _wait_until(condition: Callable[[], bool], what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within {seconds:g} s"
+        time.sleep(0.05)
 
 
 def _ok(result: CliResult, code: int = 0) -> str:
@@ -274,9 +281,9 @@ def _rollback_while_a_client_loops_fails_no_request(stack: Stack) -> None:
     thread = threading.Thread(target=client)
     thread.start()
     try:
-        time.sleep(1.0)
+        _wait_until(lambda: answers[2] > 0 or bool(failures), "an answer from version 2")
         out = _ok(stack.tool("rollback", "--reason", "bad canary"))
-        time.sleep(1.0)
+        _wait_until(lambda: answers[1] > 0 or bool(failures), "an answer from version 1")
     finally:
         stop.set()
         thread.join(timeout=30)
