@@ -28,7 +28,7 @@ from types import SimpleNamespace
 
 from covertype import defaults
 from covertype.schema import EXAMPLE_OBSERVATION
-from gateway.report import with_rotated
+from monitoring.report import with_rotated
 
 ROOT = Path(__file__).resolve().parent.parent
 

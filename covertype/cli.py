@@ -15,8 +15,8 @@ from covertype import __version__
 
 COMMAND_MODULES: tuple[str, ...] = (
     "trainer.cli",
-    "gateway.report_cli",
-    "trainer.release_cli",
+    "monitoring.cli",
+    "release.cli",
     "gateway.cli",
     "tfserving.cli",
     "covertype.demo",

@@ -119,7 +119,7 @@ def spawn(*command: str) -> subprocess.Popen[bytes]:
 
 def wait_for_version(grpc_target: str, version: int, process: subprocess.Popen[bytes]) -> None:
     """Wait until the model server reports `version` AVAILABLE."""
-    from trainer.release.serving import ModelServer, ServerError
+    from release.serving import ModelServer, ServerError
 
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     with ModelServer(grpc_target, defaults.MODEL_NAME, rpc_timeout=2.0) as server:

@@ -26,9 +26,9 @@ import pytest
 from covertype.cli import main
 from covertype.defaults import MODEL_NAME
 from covertype.schema import EXAMPLE_OBSERVATION
+from release.candidates import BOTH, CANDIDATE_ONLY
 from tests.support.gateway import RunningGateway, start_gateway
 from tests.support.model_server import RunningModelServer, start_model_server
-from trainer.release.candidates import BOTH, CANDIDATE_ONLY
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -112,7 +112,7 @@ class Stack:
 
 @pytest.fixture
 def stack(tmp_path: Path, train_csv: Path) -> Iterator[Stack]:
-    from trainer.release.server_config import default_config, save_config
+    from release.server_config import default_config, save_config
 
     models_dir = tmp_path / "models"
     (models_dir / MODEL_NAME).mkdir(parents=True)
@@ -208,7 +208,7 @@ def _a_forced_release_bypasses_the_gate_and_says_so(stack: Stack) -> None:
 
 
 def _labels_load_a_version_and_route_requests(stack: Stack) -> None:
-    from trainer.release.server_config import labels_of, load_config, model_config
+    from release.server_config import labels_of, load_config, model_config
 
     # Under `latest 1` version 1 is unloaded: the label must load it first.
     _ok(stack.tool("label", "stable", "1"))

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from covertype.defaults import ASSETS_EXTRA, METRICS_FILE
-from trainer.release import archive
-from trainer.release.record import Event, ReleaseEvent
-from trainer.release.serving import AVAILABLE, States
+from release import archive
+from release.record import Event, ReleaseEvent
+from release.serving import AVAILABLE, States
 
 LIVE = "live"
 SERVING = "serving"

@@ -10,9 +10,9 @@ server polling that file agrees with what it was told.
 from collections.abc import Iterable
 from pathlib import Path
 
-from trainer.release import server_config
-from trainer.release.server_config import ModelServerConfig
-from trainer.release.serving import AVAILABLE, ModelServer, States
+from release import server_config
+from release.server_config import ModelServerConfig
+from release.serving import AVAILABLE, ModelServer, States
 
 
 def apply_config(server: ModelServer, path: Path, config: ModelServerConfig) -> None:

@@ -1,4 +1,4 @@
-"""`covertype release | rollback | label | versions`: shells around `trainer.release`.
+"""`covertype release | rollback | label | versions`: shells around the `release` package.
 
 Imports nothing heavy at module level; TensorFlow is loaded inside the handlers.
 """
@@ -198,9 +198,9 @@ def _config_path(args: argparse.Namespace) -> Path:
 
 def run_release(args: argparse.Namespace) -> int:
     """Run the pipeline; the exit code says how it ended."""
+    from release.gate import GateThresholds
+    from release.pipeline import CandidateSource, ReleaseSettings, release
     from trainer.api import TrainOptions
-    from trainer.release.gate import GateThresholds
-    from trainer.release.pipeline import CandidateSource, ReleaseSettings, release
 
     settings = ReleaseSettings(
         models_dir=args.models_dir,
@@ -232,12 +232,12 @@ def run_release(args: argparse.Namespace) -> int:
 
 def run_rollback(args: argparse.Namespace) -> int:
     """Roll back and report the live version; 1 when impossible or failed."""
-    from trainer.release import archive
-    from trainer.release.lock import LockTimeout, release_lock
-    from trainer.release.record import ReleaseRecord, new_run_id, record_path
-    from trainer.release.rollback import RollbackError, plan, rollback
-    from trainer.release.server_config import ConfigError
-    from trainer.release.serving import ModelServer, ServerError, describe
+    from release import archive
+    from release.lock import LockTimeout, release_lock
+    from release.record import ReleaseRecord, new_run_id, record_path
+    from release.rollback import RollbackError, plan, rollback
+    from release.server_config import ConfigError
+    from release.serving import ModelServer, ServerError, describe
 
     started = time.perf_counter()
     try:
@@ -279,11 +279,11 @@ def run_rollback(args: argparse.Namespace) -> int:
 
 def run_label(args: argparse.Namespace) -> int:
     """Move the label and report the labels; 1 when refused or failed."""
-    from trainer.release.labels import LabelError, set_label
-    from trainer.release.lock import LockTimeout
-    from trainer.release.record import ReleaseRecord, record_path
-    from trainer.release.server_config import ConfigError
-    from trainer.release.serving import ModelServer, ServerError, describe
+    from release.labels import LabelError, set_label
+    from release.lock import LockTimeout
+    from release.record import ReleaseRecord, record_path
+    from release.server_config import ConfigError
+    from release.serving import ModelServer, ServerError, describe
 
     try:
         with ModelServer(args.tfserving, args.model_name) as server:
@@ -308,9 +308,9 @@ def run_label(args: argparse.Namespace) -> int:
 
 def run_versions(args: argparse.Namespace) -> int:
     """Print the history table."""
-    from trainer.release import history, server_config
-    from trainer.release.record import RecordError, ReleaseRecord, record_path
-    from trainer.release.serving import ModelServer, ServerError
+    from release import history, server_config
+    from release.record import RecordError, ReleaseRecord, record_path
+    from release.serving import ModelServer, ServerError
 
     try:
         events = ReleaseRecord(record_path(args.models_dir, args.model_name)).events()

@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from covertype.defaults import MODEL_NAME
+from release import archive, gate, server_config, transition, verify
+from release.candidates import CandidateError
+from release.lock import LockTimeout, release_lock
+from release.measure import MeasureError
+from release.record import Event, ReleaseEvent, ReleaseRecord, new_run_id, record_path
+from release.rollback import RollbackError, rollback
+from release.serving import ModelServer, ServerError, States, describe
+from release.steps import StepResult, Steps
 from trainer.publish import IncompleteCandidateError
-from trainer.release import archive, gate, server_config, transition, verify
-from trainer.release.candidates import CandidateError
-from trainer.release.lock import LockTimeout, release_lock
-from trainer.release.measure import MeasureError
-from trainer.release.record import Event, ReleaseEvent, ReleaseRecord, new_run_id, record_path
-from trainer.release.rollback import RollbackError, rollback
-from trainer.release.serving import ModelServer, ServerError, States, describe
-from trainer.release.steps import StepResult, Steps
 
 CANDIDATES_DIR = ".candidates"
 
@@ -146,7 +146,7 @@ class _Run:
         self.outcome = ReleaseOutcome(run=new_run_id())
         self.server = ModelServer(settings.tfserving, settings.model_name)
         self.validated: Any = None  # trainer.validation.ValidatedData, when data is needed
-        self.built: Any = None  # trainer.release.candidates.BuiltCandidate
+        self.built: Any = None  # release.candidates.BuiltCandidate
 
     def execute(self) -> None:
         try:
@@ -213,7 +213,7 @@ class _Run:
             )
 
     def validate(self) -> None:
-        from trainer.release import candidates
+        from release import candidates
 
         data = self.source.train.data if self.source.train is not None else self.source.data
         with self.steps.step("validate", "find, read and validate the data") as step:
@@ -227,7 +227,7 @@ class _Run:
             step.detail(f"fingerprint {self.validated.fingerprint()}")
 
     def build_candidate(self) -> None:
-        from trainer.release import candidates
+        from release import candidates
 
         with self.steps.step("candidate", self._candidate_what()) as step:
             if self.source.path is not None:
@@ -284,8 +284,8 @@ class _Run:
 
     def _measure(self, step: StepResult) -> tuple[dict[str, Any], dict[str, Any]]:
         """Load candidate (and live) side by side; measure them on the same rows."""
-        from trainer.release import candidates
-        from trainer.release.measure import LoadedModel, measure
+        from release import candidates
+        from release.measure import LoadedModel, measure
 
         settings = self.settings
         models = {"candidate": LoadedModel(self.built.path)}

@@ -9,10 +9,10 @@ removed version are moved to the fallback, so `?label=` requests keep working.
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainer.release import archive, server_config, transition
-from trainer.release.lock import release_lock
-from trainer.release.record import Event, ReleaseEvent, ReleaseRecord
-from trainer.release.serving import ModelServer, States
+from release import archive, server_config, transition
+from release.lock import release_lock
+from release.record import Event, ReleaseEvent, ReleaseRecord
+from release.serving import ModelServer, States
 
 
 class RollbackError(Exception):

@@ -1,4 +1,4 @@
-"""`covertype report`: the command-line shell around `gateway.report`."""
+"""`covertype report`: the command-line shell around `monitoring.report`."""
 
 import argparse
 import json
@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     """Print the report of `args.logs`; exit 1 when a log cannot be read."""
-    from gateway import report
+    from monitoring import report
 
     files = list(report.with_rotated(args.logs))
     try:

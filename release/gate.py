@@ -1,7 +1,7 @@
 """The release gate: a pure decision from measurements to "passed", "halted" or "forced".
 
 No TensorFlow, files or clocks here: the measurements are taken elsewhere
-(`trainer.release.measure`), so the decision is tested with plain numbers.
+(`release.measure`), so the decision is tested with plain numbers.
 """
 
 from dataclasses import asdict, dataclass

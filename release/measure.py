@@ -20,7 +20,7 @@ from covertype.defaults import (
     OUTPUT_COVER_TYPE,
 )
 from covertype.schema import FEATURE_COLUMNS
-from trainer.release.gate import Measurement
+from release.gate import Measurement
 
 WARMUP_CALLS = 20
 BATCH_ROWS = 4096

@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from covertype import defaults
-from trainer.release import archive, server_config, transition
-from trainer.release.lock import release_lock
-from trainer.release.record import Event, ReleaseEvent, ReleaseRecord, new_run_id
-from trainer.release.serving import ModelServer, States
+from release import archive, server_config, transition
+from release.lock import release_lock
+from release.record import Event, ReleaseEvent, ReleaseRecord, new_run_id
+from release.serving import ModelServer, States
 
 LABEL_PATTERN = re.compile(defaults.LABEL_PATTERN)
 
