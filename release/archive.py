@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from covertype.defaults import ARCHIVE_SUFFIX
+from covertype.versions import version_folders
 
 
 def base_path(models_dir: Path, model_name: str) -> Path:
@@ -23,10 +24,7 @@ def archive_path(models_dir: Path, model_name: str) -> Path:
 
 def versions_on_disk(models_dir: Path, model_name: str) -> list[int]:
     """The version numbers in the base path (all-digit folder names), ascending."""
-    folder = base_path(models_dir, model_name)
-    if not folder.is_dir():
-        return []
-    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit() and p.is_dir())
+    return list(version_folders(base_path(models_dir, model_name)))
 
 
 def archived_folders(models_dir: Path, model_name: str) -> list[Path]:

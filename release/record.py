@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from covertype.durable import fsync_dir
+
 RECORD_SUFFIX = ".releases.jsonl"
 
 
@@ -108,7 +110,7 @@ class ReleaseRecord:
         finally:
             os.close(fd)
         if created:
-            _fsync_directory(self.path.parent)
+            fsync_dir(self.path.parent)
         return event
 
     def events(self) -> list[ReleaseEvent]:
@@ -130,11 +132,3 @@ class ReleaseRecord:
                     yield ReleaseEvent.from_json(line)
                 except (ValueError, KeyError, TypeError) as error:
                     raise RecordError(f"{self.path}, line {number}: {error}") from error
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -5,13 +5,13 @@ manage (one model's version policy and version labels) and keeping everything
 else. The pure functions at the bottom decide which versions must be loaded.
 """
 
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
+
+from covertype.durable import atomic_write_bytes
 
 ModelServerConfig = model_server_config_pb2.ModelServerConfig
 ModelConfig = model_server_config_pb2.ModelConfig
@@ -50,17 +50,7 @@ def load_config(path: Path, models_dir: Path, model_name: str) -> ModelServerCon
 
 def save_config(path: Path, config: ModelServerConfig) -> None:
     """Write `config` atomically (temp file in the same folder, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text_format.MessageToString(config))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, text_format.MessageToString(config).encode("utf-8"))
 
 
 def model_config(

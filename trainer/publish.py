@@ -7,25 +7,18 @@ never sees a half-written version, an existing version is never overwritten, and
 concurrent publishers end up with distinct numbers.
 """
 
-import ctypes
-import ctypes.util
-import errno
-import fcntl
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from covertype.defaults import ARCHIVE_SUFFIX, ASSETS_EXTRA, MODEL_NAME, WARMUP_FILE
+from covertype.durable import exclusive_lock, fsync_dir, fsync_tree, rename_noreplace
+from covertype.versions import version_folders
 
 STAGING_PREFIX = ".publishing-"
 LOCK_FILE = ".publish.lock"
-_VERSION_NAME = re.compile(r"[0-9]+")
-_AT_FDCWD = -100
-_RENAME_NOREPLACE = 1
 # Staging folders come from mkdtemp (mode 0700); a published version must be readable by
 # a model server running as another user, as folders made by os.mkdir normally are.
 _VERSION_MODE = 0o755
@@ -37,13 +30,7 @@ class IncompleteCandidateError(ValueError):
 
 def existing_versions(model_dir: Path) -> list[int]:
     """The version numbers present in `model_dir` (all-digit folder names), ascending."""
-    if not model_dir.is_dir():
-        return []
-    return sorted(
-        int(entry.name)
-        for entry in model_dir.iterdir()
-        if _VERSION_NAME.fullmatch(entry.name) and entry.is_dir()
-    )
+    return list(version_folders(model_dir))
 
 
 def next_version(model_dir: Path) -> int:
@@ -89,8 +76,8 @@ def publish_version(candidate_path: Path, models_dir: Path, model_name: str = MO
     try:
         shutil.copytree(candidate_path, staging, dirs_exist_ok=True)
         os.chmod(staging, _VERSION_MODE)
-        _sync_tree(staging)
-        with _publish_lock(model_dir):
+        fsync_tree(staging)
+        with exclusive_lock(model_dir / LOCK_FILE):
             version = next_version(model_dir)
             while True:
                 try:
@@ -99,75 +86,7 @@ def publish_version(candidate_path: Path, models_dir: Path, model_name: str = MO
                     # Taken by a writer outside the lock, or by a file with a numeric name.
                     version = max(version + 1, next_version(model_dir))
                     continue
-                _fsync_dir(model_dir)
+                fsync_dir(model_dir)
                 return version
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def rename_noreplace(source: Path, target: Path) -> None:
-    """Rename `source` to `target`, raising `FileExistsError` if `target` exists in any form.
-
-    Uses Linux `renameat2(RENAME_NOREPLACE)`, which the kernel performs atomically. A plain
-    `os.rename` of a folder silently replaces an existing empty folder, so where
-    `renameat2` is unavailable the fallback checks first; callers hold the publish lock,
-    which makes that check safe among publishers.
-    """
-    if _renameat2 is not None:
-        result = _renameat2(
-            _AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), _RENAME_NOREPLACE
-        )
-        if result == 0:
-            return
-        err = ctypes.get_errno()
-        if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
-            raise OSError(err, os.strerror(err), str(target))
-    if os.path.lexists(target):
-        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target))
-    os.rename(source, target)
-
-
-def _load_renameat2() -> Callable[..., int] | None:
-    """`renameat2` from the C library, or None where the C library does not offer it."""
-    library = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    function = getattr(library, "renameat2", None)
-    if function is None:
-        return None
-    path, directory = ctypes.c_char_p, ctypes.c_int
-    function.argtypes = (directory, path, directory, path, ctypes.c_uint)
-    function.restype = ctypes.c_int
-    return function
-
-
-_renameat2 = _load_renameat2()
-
-
-@contextmanager
-def _publish_lock(model_dir: Path) -> Iterator[None]:
-    """Serialise publishers of one model (processes and threads alike) with `flock`."""
-    with open(model_dir / LOCK_FILE, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _sync_tree(root: Path) -> None:
-    """Flush every file under `root` to disk so a crash cannot publish empty files."""
-    for directory, _, files in os.walk(root):
-        for name in files:
-            descriptor = os.open(os.path.join(directory, name), os.O_RDONLY)
-            try:
-                os.fsync(descriptor)
-            finally:
-                os.close(descriptor)
-        _fsync_dir(Path(directory))
-
-
-def _fsync_dir(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 
 from covertype.defaults import MODEL_NAME
+from covertype.durable import rename_noreplace
 from tests.conftest import REPO_ROOT
 from trainer.publish import (
     STAGING_PREFIX,
     IncompleteCandidateError,
     existing_versions,
     publish_version,
-    rename_noreplace,
 )
 
 
