@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "trainer.cli",
     "monitoring.cli",
     "release.cli",
+    "registry.cli",
     "gateway.cli",
     "tfserving.cli",
     "covertype.demo",

@@ -14,7 +14,7 @@ and the AWS config files, as boto3 reads them.
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -92,6 +92,14 @@ class S3Store:
             raise RegistryError(
                 self.uri, f"{action}: {error}", "See the object store's logs."
             ) from error
+
+    def on_request(self, callback: Callable[[], None]) -> None:
+        """Call `callback` before every HTTP request sent to the store (for metrics)."""
+
+        def count(**_: object) -> None:  # a handler that returned a value would be the response
+            callback()
+
+        self._client.meta.events.register("before-send.s3", count)
 
     def check(self) -> None:
         """Raise unless the bucket exists and the credentials may use it."""

@@ -189,6 +189,11 @@ def _register_versions(subparsers: argparse._SubParsersAction) -> None:
         description="The release history: the record joined with the disk and the server.",
     )
     _stack_arguments(parser)
+    parser.add_argument(
+        "--registry",
+        metavar="URI",
+        help="list the versions a registry holds (a folder or s3://BUCKET[/PREFIX]) instead",
+    )
     parser.set_defaults(handler=run_versions)
 
 
@@ -307,7 +312,11 @@ def run_label(args: argparse.Namespace) -> int:
 
 
 def run_versions(args: argparse.Namespace) -> int:
-    """Print the history table."""
+    """Print the history table (or, with --registry, the registry's versions)."""
+    if args.registry:
+        from registry.cli import print_versions
+
+        return print_versions(args.registry, args.model_name)
     from release import history, server_config
     from release.record import RecordError, ReleaseRecord, record_path
     from release.serving import ModelServer, ServerError

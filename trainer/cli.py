@@ -32,9 +32,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             f"{EXIT_INVALID_DATA} invalid data or arguments, nothing published."
         ),
     )
-    parser.add_argument("--data", type=Path, metavar="PATH", help="Kaggle CSV or UCI covtype.data")
+    parser.add_argument(
+        "--data",
+        metavar="PATH",
+        help="Kaggle CSV or UCI covtype.data, or a registry data URI (s3://...)",
+    )
     parser.add_argument(
         "--models-dir", type=Path, default=MODELS_DIR, help="model base path (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--registry",
+        metavar="URI",
+        help="publish into this registry (a folder or s3://BUCKET[/PREFIX]) instead of "
+        "--models-dir; S3 credentials come from the AWS_* environment variables",
     )
     parser.add_argument("--model-name", default=MODEL_NAME, help="default: %(default)s")
     parser.add_argument(
@@ -54,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train and publish; print what was published. Returns the exit code."""
+    from registry.errors import RegistryError
     from trainer.api import TrainOptions, train_and_publish
     from trainer.data import DataNotFoundError
     from trainer.problems import DataValidationError
@@ -62,7 +73,7 @@ def run_train(args: argparse.Namespace) -> int:
         data=args.data, epochs=args.epochs, seed=args.seed, sample=args.sample, quiet=args.quiet
     )
     try:
-        published = train_and_publish(options, args.models_dir, args.model_name)
+        published = train_and_publish(options, args.registry or args.models_dir, args.model_name)
     except DataValidationError as error:
         print(error.report(limit=_REPORT_LIMIT), file=sys.stderr)
         print("Nothing was published.", file=sys.stderr)
@@ -70,19 +81,24 @@ def run_train(args: argparse.Namespace) -> int:
     except DataNotFoundError as error:
         print(error, file=sys.stderr)
         return EXIT_DATA_NOT_FOUND
+    except RegistryError as error:
+        print(f"covertype train: {error}", file=sys.stderr)
+        return EXIT_DATA_NOT_FOUND
     card = published.metrics
     recall = "  ".join(f"{c}:{r:.3f}" for c, r in card["per_class_recall"].items())
     print(
-        f"Published {args.model_name} version {published.version} at {published.path}\n"
+        f"Published {args.model_name} version {published.version} at "
+        f"{published.path or published.registry}\n"
         f"  test accuracy {card['accuracy']:.4f}  macro F1 {card['macro_f1']:.4f}"
         f"  ({card['evaluated_on']})\n"
         f"  recall per class  {recall}\n"
         f"  rows used {card['rows']:,} of {card['rows_available']:,}"
         f"  best epoch {card['best_epoch']}/{card['epochs_run']}"
         f"  training {card['training_seconds']:.1f}s\n"
-        f"  data fingerprint {card['data_fingerprint']}\n"
-        f"  model card {published.path / ASSETS_EXTRA / METRICS_FILE} (and plots beside it)"
+        f"  data {card['data_uri']}  fingerprint {card['data_fingerprint']}"
     )
+    if published.path is not None:
+        print(f"  model card {published.path / ASSETS_EXTRA / METRICS_FILE} (and plots beside it)")
     return 0
 
 

@@ -10,7 +10,7 @@ DEFAULT_EPOCHS = 120
 class TrainOptions:
     """What to train on and for how long. `data=None` means the discovery order."""
 
-    data: Path | None = None
+    data: Path | str | None = None  # a path, or a registry data URI (s3://...)
     epochs: int = DEFAULT_EPOCHS  # an upper bound: early stopping on validation ends sooner
     seed: int = 0
     sample: int | None = None  # stratified sample of N rows before splitting; None: all rows

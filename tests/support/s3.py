@@ -60,9 +60,11 @@ class RunningS3Server:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
                 return
-            except OSError:
+            except OSError as error:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"rclone serve s3 not listening:\n{self.log_path.read_text()}")
+                    raise RuntimeError(
+                        f"rclone serve s3 not listening:\n{self.log_path.read_text()}"
+                    ) from error
                 time.sleep(0.05)
 
     def stop(self) -> None:
