@@ -54,6 +54,13 @@ def _register_sync(subparsers: argparse._SubParsersAction) -> None:
         default=60.0,
         help="how long a version stays on disk after leaving the config (default: %(default)s)",
     )
+    parser.add_argument(
+        "--label-delay-seconds",
+        type=_non_negative,
+        default=30.0,
+        help="how long a version is listed in the config before a label moves to it; above "
+        "the server's config poll plus a model load (default: %(default)s)",
+    )
     parser.add_argument("--metrics-host", default=METRICS_HOST, help="default: %(default)s")
     parser.add_argument(
         "--metrics-port",
@@ -96,6 +103,7 @@ def run_sync(args: argparse.Namespace) -> int:
         config_file=(args.config_file or args.models_dir / "models.config").absolute(),
         poll_seconds=args.poll_seconds,
         removal_grace_seconds=args.removal_grace_seconds,
+        label_delay_seconds=args.label_delay_seconds,
     )
     metrics = SyncMetrics()
     count_store_requests = getattr(registry.store, "on_request", None)

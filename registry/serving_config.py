@@ -7,6 +7,7 @@ the model is refused, since the server would then read versions from somewhere e
 """
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from google.protobuf import text_format
@@ -35,24 +36,40 @@ def render_config(
     return text_format.MessageToString(config)
 
 
-def check_base_path(config_file: Path, model_name: str, base_path: Path) -> None:
-    """Raise `BasePathMismatch` if `config_file` exists and names another base path."""
+@dataclass(frozen=True)
+class ServedConfig:
+    """What a config file asks of one model: the versions its policy lists, and labels."""
+
+    versions: frozenset[int]
+    labels: Mapping[str, int]
+
+
+def read_served(config_file: Path, model_name: str, base_path: Path) -> ServedConfig:
+    """What `config_file` serves of the model (nothing if the file is absent).
+
+    Raises `BasePathMismatch` if the file names another base path for the model.
+    """
     try:
         text = config_file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return
+        return ServedConfig(frozenset(), {})
     config = model_server_config_pb2.ModelServerConfig()
     try:
         text_format.Parse(text, config, allow_unknown_field=True)
     except text_format.ParseError as error:
         raise BasePathMismatch(f"{config_file} does not parse: {error}") from error
     for model in config.model_config_list.config:
-        if model.name == model_name and Path(model.base_path) != base_path:
+        if model.name != model_name:
+            continue
+        if Path(model.base_path) != base_path:
             raise BasePathMismatch(
                 f"{config_file} serves {model_name} from {model.base_path}, but this sync "
                 f"fills {base_path}: give --models-dir the folder the model server reads, or "
                 "point --config-file at that server's config"
             )
+        policy = model.model_version_policy
+        return ServedConfig(frozenset(policy.specific.versions), dict(model.version_labels))
+    return ServedConfig(frozenset(), {})
 
 
 def write_if_changed(config_file: Path, text: str) -> bool:

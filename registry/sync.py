@@ -10,8 +10,10 @@ exponential backoff, so the sync recovers by itself.
 """
 
 import logging
+import math
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from registry.materialise import clean_leftovers, local_versions, materialise, r
 from registry.registry import Registry
 from registry.serving_config import (
     BasePathMismatch,
-    check_base_path,
+    read_served,
     render_config,
     write_if_changed,
 )
@@ -44,6 +46,10 @@ class SyncOptions:
     # A version leaves the config first; its folder goes once the server has had this long
     # to re-read the config and move to other versions.
     removal_grace_seconds: float = 60.0
+    # A label moves to a version only once that version has been in the written config this
+    # long: TF Serving refuses (and so does not apply at all) a config whose label names a
+    # version that is not loaded yet. Keep it above the server's config poll plus a load.
+    label_delay_seconds: float = 30.0
 
     @property
     def base_path(self) -> Path:
@@ -70,6 +76,7 @@ class Sync:
         self.options = options
         self.metrics = metrics
         self._unserved_since: dict[int, float] = {}
+        self._listed_since: dict[int, float] = {}
 
     def sync_once(self) -> SyncResult:
         """One complete pass.
@@ -79,7 +86,7 @@ class Sync:
         """
         options = self.options
         base_path = options.base_path
-        check_base_path(options.config_file, options.model_name, base_path)
+        previous = read_served(options.config_file, options.model_name, base_path)
         for leftover in clean_leftovers(base_path):
             logger.info("interrupted download removed", extra={"folder": str(leftover)})
         manifests = self.registry.manifests(options.model_name)
@@ -90,13 +97,25 @@ class Sync:
         installed = tuple(self._install(manifests[v], base_path) for v in live if v not in present)
         on_disk = local_versions(base_path)
         serving = [v for v in live if v in on_disk] or self._last_serving(on_disk)
-        labels = {k: v for k, v in state.labels.items() if v in serving}
-        for label in sorted(set(state.labels) - set(labels)):
+        for label in sorted(
+            set(state.labels) - {k for k, v in state.labels.items() if v in serving}
+        ):
             logger.warning(
                 "label left out: its version is not live",
                 extra={"label": label, "version": state.labels[label]},
             )
-        loaded = sorted(set(labels.values()) | set(serving[-1:]))
+        now = time.monotonic()
+        for version in previous.versions:
+            self._listed_since.setdefault(version, -math.inf)
+        loaded, labels = plan_serving(
+            serving,
+            state.labels,
+            previous.labels,
+            self._listed_since,
+            now,
+            options.label_delay_seconds,
+        )
+        self._listed_since = {v: self._listed_since.get(v, now) for v in loaded}
         text = render_config(options.model_name, base_path, loaded, labels)
         written = write_if_changed(options.config_file, text)
         if written:
@@ -167,3 +186,29 @@ def _failure_kind(error: Exception) -> str:
     if isinstance(error, RegistryError):
         return error.kind
     return "config" if isinstance(error, BasePathMismatch) else "io"
+
+
+def plan_serving(
+    serving: Sequence[int],
+    wanted_labels: Mapping[str, int],
+    previous_labels: Mapping[str, int],
+    listed_since: Mapping[int, float],
+    now: float,
+    label_delay: float,
+) -> tuple[list[int], dict[str, int]]:
+    """The versions a config should load and its labels.
+
+    Loads the newest serving version and every version a label is wanted on. A label
+    moves to its wanted version once that version has been listed for `label_delay`
+    seconds; until then it stays where the previous config had it (if still serving).
+    """
+    labels = {}
+    for label, version in wanted_labels.items():
+        if version not in serving:
+            continue
+        if now - listed_since.get(version, now) >= label_delay:
+            labels[label] = version
+        elif previous_labels.get(label) in serving:
+            labels[label] = previous_labels[label]
+    wanted = {v for v in wanted_labels.values() if v in serving}
+    return sorted(set(serving[-1:]) | wanted | set(labels.values())), labels
