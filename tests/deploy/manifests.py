@@ -21,12 +21,15 @@ from tensorflow_serving.config import model_server_config_pb2
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "compose.yaml"
+# Registry mode: `docker compose -f compose.yaml -f compose.registry.yaml ...`.
+COMPOSE_REGISTRY_FILE = REPO / "compose.registry.yaml"
 K8S_DIR = REPO / "deploy" / "k8s"
 K8S_BASE = K8S_DIR / "base"
 K8S_OVERLAYS = sorted(p for p in (K8S_DIR / "overlays").iterdir() if p.is_dir())
 GATEWAY_DOCKERFILE = REPO / "gateway" / "Dockerfile"
 TRAINER_DOCKERFILE = REPO / "trainer" / "Dockerfile"
-DOCKERFILES = (GATEWAY_DOCKERFILE, TRAINER_DOCKERFILE)
+REGISTRY_DOCKERFILE = REPO / "registry" / "Dockerfile"
+DOCKERFILES = (GATEWAY_DOCKERFILE, TRAINER_DOCKERFILE, REGISTRY_DOCKERFILE)
 TFSERVING_IMAGE = "tensorflow/serving"
 
 
