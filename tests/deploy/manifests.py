@@ -31,6 +31,22 @@ TRAINER_DOCKERFILE = REPO / "trainer" / "Dockerfile"
 REGISTRY_DOCKERFILE = REPO / "registry" / "Dockerfile"
 DOCKERFILES = (GATEWAY_DOCKERFILE, TRAINER_DOCKERFILE, REGISTRY_DOCKERFILE)
 TFSERVING_IMAGE = "tensorflow/serving"
+# `covertype sync`'s flags (issue 12's interface). Credentials and endpoint come only from
+# boto3's standard variables, never from flags or committed files.
+SYNC_FLAGS = frozenset(
+    {
+        "registry",
+        "models-dir",
+        "model-name",
+        "config-file",
+        "poll-seconds",
+        "metrics-host",
+        "metrics-port",
+    }
+)
+AWS_VARIABLES = frozenset(
+    {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"}
+)
 
 
 def venv_tool(name: str) -> str:
@@ -94,6 +110,30 @@ def serve_args(flags: Sequence[str]) -> argparse.Namespace:
     unsupported = unsupported_by_local(args)
     assert not unsupported, f"the local server does not implement {unsupported}"
     return args
+
+
+def sync_args(arguments: Sequence[str]) -> argparse.Namespace:
+    """`covertype sync ...` parsed by the `covertype` command's own parser.
+
+    Only the interface's flags, each as `--name=value`; fails the test otherwise or if the
+    parser rejects them.
+    """
+    from covertype.cli import build_parser
+
+    command, *flags = arguments
+    assert command == "sync", arguments
+    unknown = set(flag_values(flags)) - SYNC_FLAGS
+    assert not unknown, f"covertype sync has no flags {sorted(unknown)}"
+    try:
+        return build_parser().parse_args(list(arguments))
+    except SystemExit as exit_:
+        pytest.fail(f"`covertype` rejects {list(arguments)} (exit {exit_.code}; see stderr)")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """`KEY=VALUE` lines of a Compose env file or a kustomize secretGenerator `envs` file."""
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
 
 
 def flag_values(flags: Sequence[str]) -> dict[str, str]:
