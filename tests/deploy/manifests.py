@@ -62,6 +62,34 @@ def load_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
+# Compose's merge rules for the keys these files use: mappings merge key by key, mounts
+# by container path, the command lines and the healthcheck test are replaced, other
+# sequences are appended.
+_REPLACED = {"command", "entrypoint", "test"}
+
+
+def merge_services(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` applied to `base` as `docker compose -f base -f override` does."""
+    merged = dict(base)
+    for name, value in override.items():
+        merged[name] = _merge(base[name], value) if name in base else value
+    return merged
+
+
+def _merge(base: Any, override: Any, key: str = "") -> Any:
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for name, value in override.items():
+            merged[name] = _merge(base[name], value, name) if name in base else value
+        return merged
+    if key == "volumes":
+        by_target = {mount["target"]: mount for mount in [*base, *override]}
+        return list(by_target.values())
+    if isinstance(base, list) and key not in _REPLACED:
+        return [*base, *(item for item in override if item not in base)]
+    return override
+
+
 def kustomize(folder: Path) -> list[dict[str, Any]]:
     """The objects `kubectl kustomize folder` renders, with the kubectl pinned in the dev extra."""
     result = subprocess.run(

@@ -22,6 +22,7 @@ from .manifests import (
     grpc_target_address,
     image_tag,
     load_yaml,
+    merge_services,
     parse_model_server_config,
     pinned_version,
     read_env_file,
@@ -51,34 +52,6 @@ def registry_services(
 ) -> dict[str, Any]:
     """The services of `docker compose -f compose.yaml -f compose.registry.yaml`."""
     return merge_services(services, registry_override["services"])
-
-
-# Compose's merge rules for the keys these files use: mappings merge key by key, mounts
-# by container path, the command lines and the healthcheck test are replaced, other
-# sequences are appended.
-_REPLACED = {"command", "entrypoint", "test"}
-
-
-def merge_services(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """`override` applied to `base` as `docker compose -f base -f override` does."""
-    merged = dict(base)
-    for name, value in override.items():
-        merged[name] = _merge(base[name], value) if name in base else value
-    return merged
-
-
-def _merge(base: Any, override: Any, key: str = "") -> Any:
-    if isinstance(base, dict) and isinstance(override, dict):
-        merged = dict(base)
-        for name, value in override.items():
-            merged[name] = _merge(base[name], value, name) if name in base else value
-        return merged
-    if key == "volumes":
-        by_target = {mount["target"]: mount for mount in [*base, *override]}
-        return list(by_target.values())
-    if isinstance(base, list) and key not in _REPLACED:
-        return [*base, *(item for item in override if item not in base)]
-    return override
 
 
 def mounts(service: dict[str, Any], kind: str = "bind") -> dict[str, dict[str, Any]]:
