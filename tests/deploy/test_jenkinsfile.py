@@ -68,7 +68,6 @@ def test_every_stage_target_exists_in_the_makefile(target: str) -> None:
 
 
 def test_images_target_builds_the_three_dockerfiles_with_compose_tags() -> None:
-
     services = merge_services(
         load_yaml(COMPOSE_FILE)["services"], load_yaml(COMPOSE_REGISTRY_FILE)["services"]
     )
