@@ -109,7 +109,7 @@ def test_registry_doc_covertype_commands_parse() -> None:
     assert {c[1] for c in commands} >= {"versions", "train", "label", "rollback"}
     for command in commands:
         args = parser.parse_args(command[1:])
-        assert args.registry == "s3://BUCKET/PREFIX", command
+        assert str(args.registry) == "s3://BUCKET/PREFIX", command
 
 
 def test_registry_doc_gives_the_syncs_flags_and_defaults() -> None:
