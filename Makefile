@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Every .proto: the generated stubs are rebuilt when one changes (and uv's cache-keys agree).
 PROTOS := $(shell find protos -name '*.proto')
 
-.PHONY: install lock test lint demo release fuzz bench bench-model-server bench-gateway gateway-env-size clean
+.PHONY: install lock test lint demo demo-registry release verify images fuzz bench bench-model-server bench-gateway gateway-env-size clean
 
 install: $(STAMP)
 
@@ -44,9 +44,33 @@ DATA ?= $(firstword $(wildcard data/train.csv ../shared/data/train.csv))
 demo: install
 	$(BIN)/covertype demo $(if $(DATA),--data $(DATA))
 
+# The demo in registry mode: a local S3 server (rclone), a sync, then the usual stack.
+demo-registry: install
+	$(BIN)/covertype demo --registry s3 $(if $(DATA),--data $(DATA))
+
 # A release against `make demo`'s stack (model server 8500, gateway 8000): gate, publish, verify.
+# REGISTRY=URI releases through a registry; RELEASE_FLAGS passes more flags (--tfserving,
+# --gateway, --reason, ...). make exits 2 whatever failed, so covertype release's own exit
+# code (0 released, 1 failed, 2 invalid data, 3 halted by the gate, 4 rolled back) is also
+# written to $(RELEASE_STATUS), for CI to tell a gate halt from a failure (Jenkinsfile).
+RELEASE_STATUS ?= runs/release-status
 release: install
-	$(BIN)/covertype release $(if $(DATA),--data $(DATA))
+	@mkdir -p $(dir $(RELEASE_STATUS)) && rm -f $(RELEASE_STATUS)
+	$(BIN)/covertype release $(if $(DATA),--data $(DATA)) $(if $(REGISTRY),--registry $(REGISTRY)) \
+		$(RELEASE_FLAGS); status=$$?; echo $$status > $(RELEASE_STATUS); exit $$status
+
+# After a release: every answer through the gateway (all replicas, round-robin) comes from
+# the newest AVAILABLE version, or LIVE_VERSION=N; GATEWAY=URL (default: make demo's).
+verify: install
+	$(BIN)/python -P deploy/ci/verify_live.py $(if $(GATEWAY),--gateway $(GATEWAY)) \
+		$(if $(LIVE_VERSION),--version $(LIVE_VERSION))
+
+# The three images, tagged as compose.yaml and compose.registry.yaml name them.
+PROJECT_VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
+images:
+	docker build -f gateway/Dockerfile -t covertype-gateway:$(PROJECT_VERSION) .
+	docker build -f trainer/Dockerfile -t covertype-trainer:$(PROJECT_VERSION) .
+	docker build -f registry/Dockerfile -t covertype-registry:$(PROJECT_VERSION) .
 
 # A longer schema-driven fuzz of the gateway than `make test` runs (all phases, 5 minutes),
 # against `make demo`'s gateway on port 8000.

@@ -22,7 +22,9 @@ from packaging.utils import canonicalize_name
 from .manifests import REPO, instructions, venv_tool
 
 PROJECT = "covertype"
-PROJECT_PACKAGES = frozenset({"covertype", "gateway", "protos", "tfserving", "trainer"})
+PROJECT_PACKAGES = frozenset(
+    {"covertype", "gateway", "monitoring", "protos", "registry", "release", "tfserving", "trainer"}
+)
 
 # Runs in the child interpreter: argv[1] is the JSON list of refused top-level modules,
 # the rest is the `covertype` command line.

@@ -15,6 +15,7 @@ from .image_env import installed_extras, locked_distributions, sync_command
 from .manifests import (
     DOCKERFILES,
     GATEWAY_DOCKERFILE,
+    REGISTRY_DOCKERFILE,
     REPO,
     TRAINER_DOCKERFILE,
     final_stage,
@@ -130,16 +131,19 @@ def test_gateway_image_installs_no_tensorflow() -> None:
     assert not locked_distributions(sync_command(GATEWAY_DOCKERFILE)) & HEAVY_PACKAGES
 
 
-@pytest.mark.parametrize("dockerfile", [GATEWAY_DOCKERFILE, TRAINER_DOCKERFILE])
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
 def test_images_install_exactly_the_lock(dockerfile: Path) -> None:
     """`uv sync --locked` refuses a lock out of date with pyproject.toml and checks hashes."""
     arguments = sync_command(dockerfile)
     assert {"--locked", "--no-editable"} <= set(arguments), arguments
 
 
-def test_gateway_image_is_multi_stage_and_runtime_gets_only_the_venv() -> None:
-    assert len(instructions(GATEWAY_DOCKERFILE, "FROM")) >= 2
-    copies = [i["value"] for i in final_stage(GATEWAY_DOCKERFILE) if i["instruction"] == "COPY"]
+@pytest.mark.parametrize(
+    "dockerfile", [GATEWAY_DOCKERFILE, REGISTRY_DOCKERFILE], ids=lambda p: p.parent.name
+)
+def test_slim_images_are_multi_stage_and_runtime_gets_only_the_venv(dockerfile: Path) -> None:
+    assert len(instructions(dockerfile, "FROM")) >= 2
+    copies = [i["value"] for i in final_stage(dockerfile) if i["instruction"] == "COPY"]
     assert copies == ["--from=build /opt/venv /opt/venv"]
 
 
@@ -151,8 +155,11 @@ def test_gateway_image_listens_where_its_healthcheck_looks() -> None:
 
 
 def test_trainer_image_installs_the_trainer_and_mounts_data_and_models() -> None:
-    assert installed_extras(TRAINER_DOCKERFILE) == {"trainer"}
-    assert {"tensorflow", "keras"} <= locked_distributions(sync_command(TRAINER_DOCKERFILE))
+    # The registry extra: `covertype train --registry s3://...` publishes with boto3.
+    assert installed_extras(TRAINER_DOCKERFILE) == {"trainer", "registry"}
+    assert {"tensorflow", "keras", "boto3"} <= locked_distributions(
+        sync_command(TRAINER_DOCKERFILE)
+    )
     (workdir,) = [
         i["value"] for i in final_stage(TRAINER_DOCKERFILE) if i["instruction"] == "WORKDIR"
     ]
@@ -161,3 +168,41 @@ def test_trainer_image_installs_the_trainer_and_mounts_data_and_models() -> None
         f"{workdir}/{defaults.DATA_DIR}",
         f"{workdir}/{defaults.MODELS_DIR}",
     }
+
+
+def test_registry_context_has_only_the_sync() -> None:
+    top_level = {path.split("/")[0] for path in build_context(REGISTRY_DOCKERFILE)}
+    assert not top_level & {"trainer", "tfserving", "gateway", "release", "monitoring"}, top_level
+
+
+def test_registry_image_installs_boto3_and_no_tensorflow() -> None:
+    assert installed_extras(REGISTRY_DOCKERFILE) == {"registry"}
+    distributions = locked_distributions(sync_command(REGISTRY_DOCKERFILE))
+    assert "boto3" in distributions
+    assert not distributions & HEAVY_PACKAGES, distributions & HEAVY_PACKAGES
+
+
+def image_sync_command() -> list[str]:
+    """The registry image's ENTRYPOINT and CMD (exec form), as one command line."""
+    (entrypoint,) = instructions(REGISTRY_DOCKERFILE, "ENTRYPOINT")
+    (command,) = instructions(REGISTRY_DOCKERFILE, "CMD")
+    return [*json.loads(entrypoint), *json.loads(command)]
+
+
+def test_registry_image_runs_the_sync_and_checks_its_health_endpoint() -> None:
+    from covertype.cli import build_parser
+
+    program, *arguments = image_sync_command()
+    assert program == "covertype"
+    args = build_parser().parse_args(arguments)
+    assert arguments[0] == "sync" and callable(args.handler)
+    (healthcheck,) = instructions(REGISTRY_DOCKERFILE, "HEALTHCHECK")
+    assert f"http://127.0.0.1:{args.metrics_port}/healthz" in healthcheck
+    assert instructions(REGISTRY_DOCKERFILE, "EXPOSE") == [str(args.metrics_port)]
+    # Inside a container the metrics port must be reachable from outside it.
+    assert args.metrics_host == "0.0.0.0"
+    (volume_owner,) = re.findall(
+        r"install -d -o covertype -g covertype -m 0755 (\S+)",
+        "".join(instructions(REGISTRY_DOCKERFILE, "RUN")),
+    )
+    assert str(args.models_dir) == volume_owner, "the sync must own the models folder it writes"

@@ -11,7 +11,9 @@ from covertype import defaults
 from gateway.settings import ENV_VARS, load_settings
 
 from .manifests import (
+    AWS_VARIABLES,
     COMPOSE_FILE,
+    COMPOSE_REGISTRY_FILE,
     K8S_BASE,
     K8S_DIR,
     K8S_OVERLAYS,
@@ -24,8 +26,11 @@ from .manifests import (
     image_tag,
     kustomize,
     load_yaml,
+    merge_services,
     parse_model_server_config,
+    read_env_file,
     serve_args,
+    sync_args,
 )
 
 # The oldest Kubernetes the manifests promise to work on, and the newest schema we have.
@@ -49,8 +54,16 @@ def config_files(objects: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def tfserving_container(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    (container,) = containers(find(objects, "Deployment", "tfserving"))
+    """The model server itself (the s3 overlay adds a sync sidecar beside it)."""
+    pod = find(objects, "Deployment", "tfserving")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["name"] == "tfserving"
     return container
+
+
+def synced_config(objects: list[dict[str, Any]]) -> bool:
+    """True where models.config is written by a sync in the pod, not shipped in the ConfigMap."""
+    return "models.config" not in config_files(objects)
 
 
 def mount_for(container: dict[str, Any], path: str) -> dict[str, Any]:
@@ -77,8 +90,12 @@ def test_config_map_holds_the_model_servers_own_config_files() -> None:
 
 
 def test_tfserving_runs_the_same_command_as_in_compose(objects: list[dict[str, Any]]) -> None:
+    """Folder mode as compose.yaml; with a sync, as compose.registry.yaml over it."""
     container = tfserving_container(objects)
-    compose = load_yaml(COMPOSE_FILE)["services"]["tfserving"]
+    services = load_yaml(COMPOSE_FILE)["services"]
+    if synced_config(objects):
+        services = merge_services(services, load_yaml(COMPOSE_REGISTRY_FILE)["services"])
+    compose = services["tfserving"]
     assert container["image"] == compose["image"]
     assert container["command"] == compose["entrypoint"]
     assert container["args"] == compose["command"]
@@ -93,12 +110,17 @@ def test_tfserving_reads_its_config_and_models_where_they_are_mounted(
 ) -> None:
     container = tfserving_container(objects)
     flags = flag_values(container["args"])
-    config_mount = mount_for(container, flags["model_config_file"])
     files = config_files(objects)
-    for flag in ("model_config_file", "batching_parameters_file", "monitoring_config_file"):
+    config_mount = mount_for(container, flags["batching_parameters_file"])
+    config_flags = ["batching_parameters_file", "monitoring_config_file"]
+    if not synced_config(objects):  # else test_s3_overlay_*: the sync writes models.config
+        config_flags.append("model_config_file")
+    for flag in config_flags:
         path = PurePosixPath(flags[flag])
         assert mount_for(container, str(path)) == config_mount
         assert path.name in files, f"--{flag}: {path.name} is not in the ConfigMap"
+    if synced_config(objects):
+        return
     config = parse_model_server_config(files[PurePosixPath(flags["model_config_file"]).name])
     (model,) = config.model_config_list.config
     assert model.name == defaults.MODEL_NAME
@@ -131,8 +153,14 @@ def test_gateway_talks_to_the_tfserving_service(objects: list[dict[str, Any]]) -
     assert port in {p["port"] for p in service["spec"]["ports"] if p["name"] == "grpc"}
     assert service["spec"]["selector"].items() <= tfserving_pod_labels(objects).items()
     assert settings.port == defaults.GATEWAY_PORT
-    assert settings.model_config_file is not None
-    assert mount_for(container, str(settings.model_config_file))["readOnly"] is True
+    if synced_config(objects):
+        # The labels live in each model server pod's synced config; none would be stale.
+        assert settings.model_config_file is None
+    else:
+        assert settings.model_config_file is not None
+        assert mount_for(container, str(settings.model_config_file))["readOnly"] is True
+        config_name = PurePosixPath(settings.model_config_file).name
+        assert config_name in config_files(objects)
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
 
@@ -198,10 +226,12 @@ def test_pods_run_as_non_root_with_limits_and_probes(objects: list[dict[str, Any
             assert tag != "latest", name
 
 
-def test_example_overlay_runs_under_the_restricted_pod_security_standard(
-    overlays: dict[str, list[dict[str, Any]]],
+@pytest.mark.parametrize("overlay", [path.name for path in K8S_OVERLAYS])
+def test_overlays_run_under_the_restricted_pod_security_standard(
+    overlays: dict[str, list[dict[str, Any]]], overlay: str
 ) -> None:
-    objects = overlays["example"]
+    """Every overlay builds on the example: its namespace holds every object, added ones too."""
+    objects = overlays[overlay]
     namespace = find(objects, "Namespace", "covertype")
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     for obj in objects:
@@ -210,6 +240,9 @@ def test_example_overlay_runs_under_the_restricted_pod_security_standard(
     (gateway,) = containers(find(objects, "Deployment", "gateway"))
     assert "/" in image_tag(gateway["image"])[0], "the example pulls the gateway from a registry"
     assert image_tag(tfserving_container(objects)["image"])[0] == TFSERVING_IMAGE
+    for container in containers(find(objects, "Deployment", "tfserving")):
+        if container["name"] != "tfserving":
+            assert "/" in image_tag(container["image"])[0], container["name"]
 
 
 def test_gcs_overlay_reads_models_from_object_storage(
@@ -336,3 +369,83 @@ def test_gateways_reach_every_model_server_replica_and_new_ones(
     assert int(channel_arguments["grpc.max_connection_age_grace_ms"]) >= (
         settings.timeout_seconds * 1000
     )
+
+
+# The s3 overlay: models from an S3 registry through a sync sidecar in each model server pod.
+
+
+def sync_container(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    pod = find(objects, "Deployment", "tfserving")["spec"]["template"]["spec"]
+    (sync,) = [c for c in pod.get("initContainers", []) if c["name"] == "sync"]
+    return sync
+
+
+def test_s3_overlay_syncs_the_registry_into_the_folder_the_server_polls(
+    overlays: dict[str, list[dict[str, Any]]],
+) -> None:
+    objects = overlays["s3"]
+    sync, tfserving = sync_container(objects), tfserving_container(objects)
+    args = sync_args(sync["args"])
+    assert str(args.registry).startswith("s3://")
+    assert args.model_name == defaults.MODEL_NAME
+    assert flag_values(tfserving["args"])["model_config_file"] == str(args.config_file)
+    assert int(flag_values(tfserving["args"])["model_config_file_poll_wait_seconds"]) <= 10
+    # Both mount one volume at the same path: the base path the sync writes into
+    # models.config (<models-dir>/<model>) is the folder the server reads.
+    served = mount_for(tfserving, str(args.config_file))
+    written = mount_for(sync, str(args.config_file))
+    assert served["name"] == written["name"]
+    assert served["mountPath"] == written["mountPath"] == str(args.models_dir)
+    assert served["readOnly"] is True
+    assert not written.get("readOnly", False)
+    pod = find(objects, "Deployment", "tfserving")["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == served["name"]]
+    assert set(volume) == {"name", "emptyDir"}, volume
+    assert not [obj for obj in objects if obj["kind"] == "PersistentVolumeClaim"]
+    # No hash-suffixed ConfigMap holds models.config: the sync's file is the only one.
+    assert synced_config(objects)
+
+
+def test_s3_overlay_sync_is_a_native_sidecar_the_server_waits_for(
+    overlays: dict[str, list[dict[str, Any]]],
+) -> None:
+    """tensorflow_model_server does not start without its config file: the sync's startup
+    probe passes after the first complete sync, and only then does the server start."""
+    objects = overlays["s3"]
+    sync = sync_container(objects)
+    args = sync_args(sync["args"])
+    assert sync["restartPolicy"] == "Always"
+    ports = {port["name"]: port["containerPort"] for port in sync["ports"]}
+    (port_name,) = [name for name, number in ports.items() if number == args.metrics_port]
+    assert args.metrics_host == "0.0.0.0", "probes and Prometheus reach the pod's address"
+    for probe, path in (
+        ("startupProbe", "/readyz"),
+        ("readinessProbe", "/readyz"),
+        ("livenessProbe", "/healthz"),
+    ):
+        assert sync[probe]["httpGet"] == {"path": path, "port": port_name}, probe
+    (_, scrape) = find(objects, "NetworkPolicy", "tfserving")["spec"]["ingress"]
+    assert port_name in {port["port"] for port in scrape["ports"]}
+
+
+def test_s3_overlay_credentials_come_from_an_example_secret(
+    overlays: dict[str, list[dict[str, Any]]],
+) -> None:
+    objects = overlays["s3"]
+    sync = sync_container(objects)
+    env = {item["name"]: item for item in sync["env"]}
+    assert set(env) == AWS_VARIABLES
+    for name, item in env.items():
+        assert "value" not in item, f"{name} must come from the Secret"
+        reference = item["valueFrom"]["secretKeyRef"]
+        secret = find(objects, "Secret", "covertype-registry")
+        assert reference["name"] == secret["metadata"]["name"], "kustomize's hashed name"
+        assert reference["key"] in secret["data"] or reference.get("optional") is True, name
+    kustomization = load_yaml(K8S_DIR / "overlays" / "s3" / "kustomization.yaml")
+    (generator,) = kustomization["secretGenerator"]
+    (source,) = generator["envs"]
+    assert source.endswith(".example.env")
+    values = read_env_file(K8S_DIR / "overlays" / "s3" / source)
+    assert set(values) == AWS_VARIABLES
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert "EXAMPLE" in values[name], f"{name}: an example value, never a real key"
