@@ -8,8 +8,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from covertype import defaults
+
+if TYPE_CHECKING:
+    from registry.registry import Registry
+    from release.serving import ModelServer
 
 DEFAULT_TFSERVING = f"{defaults.HOST}:{defaults.GRPC_PORT}"
 DEFAULT_GATEWAY = f"http://{defaults.HOST}:{defaults.GATEWAY_PORT}"
@@ -47,10 +52,16 @@ def _stack_arguments(parser: argparse.ArgumentParser, *, gateway: bool = False) 
     )
     parser.add_argument("--model-name", default=defaults.MODEL_NAME, help="default: %(default)s")
     parser.add_argument(
+        "--registry",
+        metavar="URI",
+        help="act on this registry (a folder or s3://BUCKET[/PREFIX]; credentials from the "
+        "AWS_* variables) instead of the base path: every model server's sync applies it",
+    )
+    parser.add_argument(
         "--tfserving",
         metavar="HOST:PORT",
-        default=DEFAULT_TFSERVING,
-        help="model server gRPC target (default: %(default)s)",
+        help=f"model server gRPC target (default: {DEFAULT_TFSERVING}; with --registry, "
+        "rollback and label watch a server only when this is given)",
     )
     parser.add_argument(
         "--model-config-file",
@@ -152,7 +163,8 @@ def _register_rollback(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Take the newest version (or, with --to N, every version newer than N) out of the "
             "base path into <models-dir>/<model>.archive/, after loading the fallback, and wait "
-            "until the fallback is live."
+            "until the fallback is live. With --registry, retire them in the registry instead "
+            "(nothing is deleted); every model server's sync falls back by itself."
         ),
     )
     _stack_arguments(parser)
@@ -170,7 +182,8 @@ def _register_label(subparsers: argparse._SubParsersAction) -> None:
         help="point a version label (stable, canary, ...) at a version",
         description=(
             "Load version N if it is not loaded, then point LABEL at it in models.config and "
-            "apply that with HandleReloadConfigRequest. Requests with ?label=LABEL reach it."
+            "apply that with HandleReloadConfigRequest. Requests with ?label=LABEL reach it. "
+            "With --registry, record the label in the registry; every sync applies it."
         ),
     )
     parser.add_argument("label", metavar="LABEL", help="e.g. stable or canary")
@@ -189,12 +202,25 @@ def _register_versions(subparsers: argparse._SubParsersAction) -> None:
         description="The release history: the record joined with the disk and the server.",
     )
     _stack_arguments(parser)
-    parser.add_argument(
-        "--registry",
-        metavar="URI",
-        help="list the versions a registry holds (a folder or s3://BUCKET[/PREFIX]) instead",
-    )
     parser.set_defaults(handler=run_versions)
+
+
+def _tfserving(args: argparse.Namespace) -> str:
+    return args.tfserving or DEFAULT_TFSERVING
+
+
+def _open_registry(args: argparse.Namespace, command: str) -> "Registry | None":
+    """The registry of `--registry`, checked; None (and a message) when it cannot be used."""
+    from registry.errors import RegistryError
+    from registry.uri import RegistryURIError, open_registry
+
+    try:
+        registry = open_registry(args.registry)
+        registry.store.check()
+    except (RegistryError, RegistryURIError) as error:
+        print(f"covertype {command}: {error}", file=sys.stderr)
+        return None
+    return registry
 
 
 def _config_path(args: argparse.Namespace) -> Path:
@@ -209,8 +235,9 @@ def run_release(args: argparse.Namespace) -> int:
 
     settings = ReleaseSettings(
         models_dir=args.models_dir,
-        tfserving=args.tfserving,
+        tfserving=_tfserving(args),
         gateway=args.gateway,
+        registry=args.registry,
         model_name=args.model_name,
         config_file=args.model_config_file,
         thresholds=GateThresholds(
@@ -244,6 +271,8 @@ def run_rollback(args: argparse.Namespace) -> int:
     from release.server_config import ConfigError
     from release.serving import ModelServer, ServerError, describe
 
+    if args.registry:
+        return _rollback_in_registry(args)
     started = time.perf_counter()
     try:
         with release_lock(args.models_dir, args.model_name):
@@ -251,7 +280,7 @@ def run_rollback(args: argparse.Namespace) -> int:
                 archive.versions_on_disk(args.models_dir, args.model_name), args.to
             )
             print(f"rolling back: archive version(s) {removed}, fall back to version {fallback}")
-            with ModelServer(args.tfserving, args.model_name) as server:
+            with ModelServer(_tfserving(args), args.model_name) as server:
                 result = rollback(
                     models_dir=args.models_dir,
                     model_name=args.model_name,
@@ -290,8 +319,10 @@ def run_label(args: argparse.Namespace) -> int:
     from release.server_config import ConfigError
     from release.serving import ModelServer, ServerError, describe
 
+    if args.registry:
+        return _label_in_registry(args)
     try:
-        with ModelServer(args.tfserving, args.model_name) as server:
+        with ModelServer(_tfserving(args), args.model_name) as server:
             result = set_label(
                 models_dir=args.models_dir,
                 model_name=args.model_name,
@@ -328,7 +359,7 @@ def run_versions(args: argparse.Namespace) -> int:
         print(f"covertype versions: {error}", file=sys.stderr)
         return 1
     try:
-        with ModelServer(args.tfserving, args.model_name, rpc_timeout=2.0) as server:
+        with ModelServer(_tfserving(args), args.model_name, rpc_timeout=2.0) as server:
             states = server.states()
     except ServerError:
         states = None
@@ -336,5 +367,90 @@ def run_versions(args: argparse.Namespace) -> int:
     rows = history.build_rows(events, args.models_dir, args.model_name, states, labels)
     print(history.render(rows))
     if states is None:
-        print(f"(model server {args.tfserving} not reachable: server states unknown)")
+        print(f"(model server {_tfserving(args)} not reachable: server states unknown)")
+    return 0
+
+
+def _watched_server(args: argparse.Namespace) -> "ModelServer | None":
+    from release.serving import ModelServer
+
+    return ModelServer(args.tfserving, args.model_name) if args.tfserving else None
+
+
+def _rollback_in_registry(args: argparse.Namespace) -> int:
+    """Retire the newest version(s) in the registry; each server's sync falls back."""
+    from registry.errors import RegistryError
+    from release.record import new_run_id
+    from release.rollback import RollbackError
+    from release.serving import ServerError, describe
+    from release.through_registry import RegistryRecord, roll_back
+
+    registry = _open_registry(args, "rollback")
+    if registry is None:
+        return 1
+    started = time.perf_counter()
+    server = _watched_server(args)
+    try:
+        result = roll_back(
+            registry,
+            args.model_name,
+            to=args.to,
+            reason=args.reason,
+            record=RegistryRecord(registry, args.model_name),
+            run=new_run_id(),
+            server=server,
+            timeout=args.timeout,
+        )
+    except (RollbackError, RegistryError, ServerError) as error:
+        print(f"covertype rollback: {error}", file=sys.stderr)
+        return 1
+    finally:
+        if server is not None:
+            server.close()
+    print(f"retired version(s) {result.removed} in {registry.uri}; live: version {result.fallback}")
+    for label, (before, after) in result.labels_moved.items():
+        print(f"label {label}: {before} -> {after} (moved to the fallback)")
+    if result.states is None:
+        print("every model server's sync applies it at its next poll (--tfserving to watch one)")
+    else:
+        print(f"{args.tfserving} reports {describe(result.states)}")
+    print(f"({time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def _label_in_registry(args: argparse.Namespace) -> int:
+    """Point the label at the version in the registry; each server's sync applies it."""
+    from registry.errors import RegistryError
+    from release.record import new_run_id
+    from release.rollback import RollbackError
+    from release.serving import ServerError, describe
+    from release.through_registry import RegistryRecord, move_label
+
+    registry = _open_registry(args, "label")
+    if registry is None:
+        return 1
+    server = _watched_server(args)
+    try:
+        before, states = move_label(
+            registry,
+            args.model_name,
+            label=args.label,
+            version=args.version,
+            record=RegistryRecord(registry, args.model_name),
+            run=new_run_id(),
+            server=server,
+            timeout=args.timeout,
+        )
+    except (RollbackError, RegistryError, ServerError) as error:
+        print(f"covertype label: {error}", file=sys.stderr)
+        return 1
+    finally:
+        if server is not None:
+            server.close()
+    print(f"label {args.label}: {before if before is not None else 'unset'} -> {args.version} "
+          f"in {registry.uri}")  # fmt: skip
+    print(
+        "every model server's sync moves it once the version has been loaded for its label delay"
+        + (f"; {args.tfserving} reports {describe(states)}" if states is not None else "")
+    )
     return 0

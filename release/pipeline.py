@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from covertype.defaults import MODEL_NAME
+from registry.errors import RegistryError
+from registry.materialise import materialise
+from registry.registry import Registry
+from registry.uri import open_registry
 from release import archive, gate, server_config, transition, verify
 from release.candidates import CandidateError
 from release.lock import LockTimeout, release_lock
@@ -22,6 +26,7 @@ from release.record import Event, ReleaseEvent, ReleaseRecord, new_run_id, recor
 from release.rollback import RollbackError, rollback
 from release.serving import ModelServer, ServerError, States, describe
 from release.steps import StepResult, Steps
+from release.through_registry import RegistryRecord, live_versions
 from trainer.publish import IncompleteCandidateError
 
 CANDIDATES_DIR = ".candidates"
@@ -46,6 +51,9 @@ class ReleaseSettings:
     gateway: str
     model_name: str = MODEL_NAME
     config_file: Path | None = None  # None: <models-dir>/models.config
+    # None: publish into the base path (folder mode); else a registry URI, which every
+    # model server's sync makes servable (registry mode)
+    registry: str | None = None
     thresholds: gate.GateThresholds = field(default_factory=gate.GateThresholds)
     force: bool = False
     reason: str = ""
@@ -119,11 +127,13 @@ def release(
     except _EXPECTED_ERRORS as error:
         run.outcome.exit_code, run.outcome.error = ExitCode.FAILED, str(error)
         run.record_failure(str(error))
-    print(render_report(run.outcome, run.steps, settings), file=out, flush=True)
+    report = render_report(run.outcome, run.steps, settings, run.record.location)
+    print(report, file=out, flush=True)
     return run.outcome
 
 
 _EXPECTED_ERRORS = (
+    RegistryError,
     ServerError,
     OSError,
     server_config.ConfigError,
@@ -142,11 +152,17 @@ class _Run:
         self.settings = settings
         self.source = source
         self.steps = Steps(out)
-        self.record = ReleaseRecord(record_path(settings.models_dir, settings.model_name))
+        self.registry = open_registry(settings.registry) if settings.registry else None
+        self.record: ReleaseRecord | RegistryRecord = (
+            RegistryRecord(self.registry, settings.model_name)
+            if self.registry
+            else ReleaseRecord(record_path(settings.models_dir, settings.model_name))
+        )
         self.outcome = ReleaseOutcome(run=new_run_id())
         self.server = ModelServer(settings.tfserving, settings.model_name)
         self.validated: Any = None  # trainer.validation.ValidatedData, when data is needed
         self.built: Any = None  # release.candidates.BuiltCandidate
+        self.warmup: list[dict[str, Any]] = []  # the candidate's warmup rows, for verify
 
     def execute(self) -> None:
         try:
@@ -198,7 +214,9 @@ class _Run:
                 (v for v, s in states.items() if s.state == "AVAILABLE"), default=None
             )
             _gateway_healthy(settings.gateway)
-            if self.outcome.live_before is not None:
+            if self.registry is not None:
+                self._check_live_in_registry(self.registry)
+            elif self.outcome.live_before is not None:
                 live_dir = archive.base_path(settings.models_dir, settings.model_name) / str(
                     self.outcome.live_before
                 )
@@ -210,6 +228,16 @@ class _Run:
             step.say(
                 f"live version {_v(self.outcome.live_before)} on {settings.tfserving} "
                 f"({describe(states)}); gateway {settings.gateway} healthy"
+            )
+
+    def _check_live_in_registry(self, registry: Registry) -> None:
+        registry.store.check()
+        live = live_versions(registry, self.settings.model_name)
+        if self.outcome.live_before is not None and self.outcome.live_before not in live:
+            raise ReleaseFailed(
+                f"the server's live version {self.outcome.live_before} is not a live version "
+                f"of {registry.uri} (live there: {live or 'none'}): is {self.settings.tfserving} "
+                "synced from this registry?"
             )
 
     def validate(self) -> None:
@@ -291,9 +319,7 @@ class _Run:
         models = {"candidate": LoadedModel(self.built.path)}
         live_card = None
         if self.outcome.live_before is not None:
-            live_dir = archive.base_path(settings.models_dir, settings.model_name) / str(
-                self.outcome.live_before
-            )
+            live_dir = self._live_dir(self.outcome.live_before)
             models["live"] = LoadedModel(live_dir)
             live_card = candidates.read_card(live_dir)
         own_features, own_labels = candidates.candidate_test_split(
@@ -317,50 +343,54 @@ class _Run:
         evaluation = {"rows": len(rows.labels), "held_out_by": rows.held_out_by}
         return {name: m.to_dict() for name, m in results.items()}, evaluation
 
+    def _live_dir(self, version: int) -> Path:
+        """The live version's folder: in the base path, or fetched from the registry."""
+        settings = self.settings
+        if self.registry is None:
+            return archive.base_path(settings.models_dir, settings.model_name) / str(version)
+        scratch = settings.models_dir / CANDIDATES_DIR / self.outcome.run / "live"
+        manifest = self.registry.manifest(settings.model_name, version)
+        return materialise(self.registry.store, manifest, scratch)
+
     def publish(self) -> None:
+        from release import verify
         from trainer.api import publish_version
 
         settings = self.settings
-        with self.steps.step("publish", "copy the candidate into the base path atomically") as step:
+        what = (
+            f"commit the candidate to {self.registry.uri}"
+            if self.registry
+            else "copy the candidate into the base path atomically"
+        )
+        with self.steps.step("publish", what) as step:
+            self.warmup = verify.warmup_instances(self.built.path)
             self._event(Event.PUBLISHING, reason=self.settings.reason)
-            version = publish_version(self.built.path, settings.models_dir, settings.model_name)
+            if self.registry is not None:
+                version = self.registry.publish(self.built.path, settings.model_name)
+                where = self.registry.uri
+            else:
+                version = publish_version(self.built.path, settings.models_dir, settings.model_name)
+                where = str(archive.base_path(settings.models_dir, settings.model_name))
             self.outcome.version = version
             self._event(Event.PUBLISHED, reason=self.settings.reason, version=version)
-            if self.source.path is None:
-                # The trained candidate's workdir is now a duplicate of the published version.
-                shutil.rmtree(settings.models_dir / CANDIDATES_DIR / self.outcome.run)
-            base = archive.base_path(settings.models_dir, settings.model_name)
-            step.say(f"version {version} in {base}")
+            scratch = settings.models_dir / CANDIDATES_DIR / self.outcome.run
+            if self.source.path is None or self.registry is not None:
+                # A trained candidate's workdir is now a copy of the published version.
+                shutil.rmtree(scratch, ignore_errors=True)
+            step.say(f"version {version} in {where}")
 
     def verify(self, baseline: States) -> None:
         settings = self.settings
         version = self.outcome.version
         assert version is not None
         with self.steps.step("verify", f"version {version} AVAILABLE and answering") as step:
-            config = server_config.load_config(
-                settings.config_path, settings.models_dir, settings.model_name
-            )
-            labels = server_config.labels_of(config, settings.model_name)
-            model = server_config.model_config(config, settings.model_name)
-            if labels or model.model_version_policy.HasField("specific"):
-                # A specific policy never loads a new version by itself.
-                transition.preload(
-                    self.server,
-                    settings.config_path,
-                    config,
-                    {version},
-                    settings.verify_timeout,
-                    baseline=baseline,
-                )
-                final, _ = transition.final_config(config, settings.model_name, labels, version)
-                transition.apply_config(self.server, settings.config_path, final)
+            if self.registry is None:
+                self._serve_new_version(version, baseline)
             states = self.server.wait_available(
                 {version}, settings.verify_timeout, baseline=baseline
             )
-            version_dir = archive.base_path(settings.models_dir, settings.model_name) / str(version)
-            instances = verify.warmup_instances(version_dir)
             result = verify.check_gateway(
-                settings.gateway, version, instances, settings.verify_timeout
+                settings.gateway, version, self.warmup, settings.verify_timeout
             )
             self.outcome.states, self.outcome.live_after = states, version
             self._event(
@@ -375,11 +405,35 @@ class _Run:
                 f"{result.unversioned_answer})"
             )
 
+    def _serve_new_version(self, version: int, baseline: States) -> None:
+        """Folder mode: a config with labels or a specific policy must list the version."""
+        settings = self.settings
+        config = server_config.load_config(
+            settings.config_path, settings.models_dir, settings.model_name
+        )
+        labels = server_config.labels_of(config, settings.model_name)
+        model = server_config.model_config(config, settings.model_name)
+        if labels or model.model_version_policy.HasField("specific"):
+            # A specific policy never loads a new version by itself.
+            transition.preload(
+                self.server,
+                settings.config_path,
+                config,
+                {version},
+                settings.verify_timeout,
+                baseline=baseline,
+            )
+            final, _ = transition.final_config(config, settings.model_name, labels, version)
+            transition.apply_config(self.server, settings.config_path, final)
+
     def roll_back(self, error: str) -> None:
         settings = self.settings
         version = self.outcome.version
         assert version is not None
         self._event(Event.VERIFY_FAILED, reason=error, version=version)
+        if self.registry is not None:
+            self._retire_in_registry(self.registry, version, error)
+            return
         on_disk = archive.versions_on_disk(settings.models_dir, settings.model_name)
         others = [v for v in on_disk if v != version]
         fallback = (
@@ -403,6 +457,24 @@ class _Run:
             self.outcome.states, self.outcome.live_after = result.states, fallback
             step.say(
                 f"version {version} archived to {result.archived[version]}; "
+                f"live: {fallback if fallback is not None else 'nothing (no other version)'}"
+            )
+
+    def _retire_in_registry(self, registry: Registry, version: int, error: str) -> None:
+        """Registry mode: retire the version; every sync falls back to the live one."""
+        settings = self.settings
+        fallback = self.outcome.live_before
+        reason = f"verification failed: {error}"
+        with self.steps.step("rollback", f"retire version {version} in {registry.uri}") as step:
+            self._event(Event.ARCHIVING, reason=reason, version=version)
+            registry.retire(settings.model_name, version, reason=reason)
+            self._event(Event.ARCHIVED, reason=reason, version=version)
+            if fallback is not None:
+                self.server.wait_available({fallback}, settings.verify_timeout)
+                self.outcome.states = self.server.wait_unloaded({version}, settings.verify_timeout)
+            self.outcome.live_after = fallback
+            step.say(
+                f"version {version} retired (kept in the registry); "
                 f"live: {fallback if fallback is not None else 'nothing (no other version)'}"
             )
 
@@ -430,7 +502,9 @@ def _gateway_healthy(url: str) -> None:
         raise ReleaseFailed(f"gateway {url} is not reachable ({target}: {error})") from error
 
 
-def render_report(outcome: ReleaseOutcome, steps: Steps, settings: ReleaseSettings) -> str:
+def render_report(
+    outcome: ReleaseOutcome, steps: Steps, settings: ReleaseSettings, record_location: str
+) -> str:
     """The one-screen summary printed at the end of every run."""
     verdicts = {
         ExitCode.RELEASED: f"RELEASED version {outcome.version}",
@@ -456,10 +530,14 @@ def render_report(outcome: ReleaseOutcome, steps: Steps, settings: ReleaseSettin
     ]
     if outcome.error:
         lines.append(f"error     : {outcome.error}")
+    where = (
+        f"--registry {settings.registry}"
+        if settings.registry
+        else f"--models-dir {settings.models_dir} --tfserving {settings.tfserving}"
+    )
     lines += [
-        f"record    : {record_path(settings.models_dir, settings.model_name)}",
-        f"history   : covertype versions --models-dir {settings.models_dir} "
-        f"--tfserving {settings.tfserving}",
+        f"record    : {record_location}",
+        f"history   : covertype versions {where}",
         f"exit code : {int(outcome.exit_code)} ({_EXIT_MEANING[outcome.exit_code]})",
     ]
     return "\n".join(lines)

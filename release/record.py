@@ -96,6 +96,11 @@ class ReleaseRecord:
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    @property
+    def location(self) -> str:
+        """Where the events are, for messages."""
+        return str(self.path)
+
     def append(self, event: ReleaseEvent) -> ReleaseEvent:
         """Append `event` durably (one O_APPEND write, then fsync) and return it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)

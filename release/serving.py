@@ -1,20 +1,24 @@
 """Talking to the model server: version states (`GetModelStatus`) and config reloads.
 
-Uses the official `tensorflow_serving.apis` stubs, so it works the same against
-TensorFlow Serving and the project's compatible server.
+States go through the project's wire-compatible slim messages on TF Serving's method
+path, so watching a server (all that registry mode needs) imports no TensorFlow.
+Config reloads take the official `tensorflow_serving` config message (folder mode).
+It works the same against TensorFlow Serving and the project's compatible server.
 """
 
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import grpc
-from tensorflow_serving.apis import (
-    get_model_status_pb2,
-    model_management_pb2,
-    model_service_pb2_grpc,
-)
-from tensorflow_serving.config import model_server_config_pb2
+
+from protos.slim import get_model_status_pb2
+
+if TYPE_CHECKING:
+    from tensorflow_serving.config import model_server_config_pb2
+
+GET_MODEL_STATUS_METHOD = "/tensorflow.serving.ModelService/GetModelStatus"
 
 AVAILABLE = "AVAILABLE"
 END = "END"
@@ -59,7 +63,11 @@ class ModelServer:
         self.model_name = model_name
         self.rpc_timeout = rpc_timeout
         self._channel = grpc.insecure_channel(target)
-        self._stub = model_service_pb2_grpc.ModelServiceStub(self._channel)
+        self._get_model_status = self._channel.unary_unary(
+            GET_MODEL_STATUS_METHOD,
+            request_serializer=get_model_status_pb2.GetModelStatusRequest.SerializeToString,
+            response_deserializer=get_model_status_pb2.GetModelStatusResponse.FromString,
+        )
 
     def close(self) -> None:
         """Close the channel."""
@@ -76,7 +84,7 @@ class ModelServer:
         request = get_model_status_pb2.GetModelStatusRequest()
         request.model_spec.name = self.model_name
         try:
-            response = self._stub.GetModelStatus(request, timeout=self.rpc_timeout)
+            response = self._get_model_status(request, timeout=self.rpc_timeout)
         except grpc.RpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return {}
@@ -93,11 +101,14 @@ class ModelServer:
             for status in response.model_version_status
         }
 
-    def reload_config(self, config: model_server_config_pb2.ModelServerConfig) -> None:
+    def reload_config(self, config: "model_server_config_pb2.ModelServerConfig") -> None:
         """Replace the server's config (`HandleReloadConfigRequest`); raise if refused."""
+        from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
+
         request = model_management_pb2.ReloadConfigRequest(config=config)
+        stub = model_service_pb2_grpc.ModelServiceStub(self._channel)
         try:
-            response = self._stub.HandleReloadConfigRequest(request, timeout=self.rpc_timeout)
+            response = stub.HandleReloadConfigRequest(request, timeout=self.rpc_timeout)
         except grpc.RpcError as error:
             raise ServerError(
                 f"model server {self.target}: config reload refused: "
