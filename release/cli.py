@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from covertype import defaults
+from covertype.tensorflow_logs import import_tensorflow
 
 if TYPE_CHECKING:
     from registry.registry import Registry
@@ -229,6 +230,7 @@ def _config_path(args: argparse.Namespace) -> Path:
 
 def run_release(args: argparse.Namespace) -> int:
     """Run the pipeline; the exit code says how it ended."""
+    import_tensorflow()
     from release.gate import GateThresholds
     from release.pipeline import CandidateSource, ReleaseSettings, release
     from trainer.api import TrainOptions
@@ -273,6 +275,7 @@ def run_rollback(args: argparse.Namespace) -> int:
 
     if args.registry:
         return _rollback_in_registry(args)
+    import_tensorflow()
     started = time.perf_counter()
     try:
         with release_lock(args.models_dir, args.model_name):
@@ -321,6 +324,7 @@ def run_label(args: argparse.Namespace) -> int:
 
     if args.registry:
         return _label_in_registry(args)
+    import_tensorflow()
     try:
         with ModelServer(_tfserving(args), args.model_name) as server:
             result = set_label(
@@ -348,6 +352,7 @@ def run_versions(args: argparse.Namespace) -> int:
         from registry.cli import print_versions
 
         return print_versions(args.registry, args.model_name)
+    import_tensorflow()
     from release import history, server_config
     from release.record import RecordError, ReleaseRecord, record_path
     from release.serving import ModelServer, ServerError

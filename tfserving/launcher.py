@@ -16,6 +16,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from covertype import __version__
+from covertype.tensorflow_logs import import_tensorflow
 from tfserving.flags import (
     FLAGS_BY_NAME,
     ignored_by_local,
@@ -77,8 +78,8 @@ def run_local(args: argparse.Namespace) -> int:
         print(f"TensorFlow ModelServer: {local_version()}")
         print(f"TensorFlow Library: {importlib.metadata.version('tensorflow')}")
         return 0
-    # TensorFlow's C++ INFO and WARNING lines are not JSON; errors still show.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's native start-up lines are not JSON logs (--verbose shows them).
+    import_tensorflow()
     configure_logging()
     ignored = ignored_by_local(args)
     if ignored:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from covertype.defaults import ASSETS_EXTRA, DATA_ENV, METRICS_FILE, MODEL_NAME, MODELS_DIR
+from covertype.tensorflow_logs import import_tensorflow
 from trainer.options import DEFAULT_EPOCHS
 
 EXIT_DATA_NOT_FOUND = 1
@@ -65,6 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_train(args: argparse.Namespace) -> int:
     """Train and publish; print what was published. Returns the exit code."""
     from registry.errors import RegistryError
+
+    import_tensorflow()
     from trainer.api import TrainOptions, train_and_publish
     from trainer.data import DataNotFoundError
     from trainer.problems import DataValidationError
