@@ -266,15 +266,16 @@ def run_release(args: argparse.Namespace) -> int:
 
 def run_rollback(args: argparse.Namespace) -> int:
     """Roll back and report the live version; 1 when impossible or failed."""
+    if args.registry:
+        return _rollback_in_registry(args)
     from release import archive
     from release.lock import LockTimeout, release_lock
     from release.record import ReleaseRecord, new_run_id, record_path
-    from release.rollback import RollbackError, plan, rollback
+    from release.rollback import rollback
+    from release.rollback_plan import RollbackError, plan
     from release.server_config import ConfigError
     from release.serving import ModelServer, ServerError, describe
 
-    if args.registry:
-        return _rollback_in_registry(args)
     import_tensorflow()
     started = time.perf_counter()
     try:
@@ -316,14 +317,14 @@ def run_rollback(args: argparse.Namespace) -> int:
 
 def run_label(args: argparse.Namespace) -> int:
     """Move the label and report the labels; 1 when refused or failed."""
+    if args.registry:
+        return _label_in_registry(args)
     from release.labels import LabelError, set_label
     from release.lock import LockTimeout
     from release.record import ReleaseRecord, record_path
     from release.server_config import ConfigError
     from release.serving import ModelServer, ServerError, describe
 
-    if args.registry:
-        return _label_in_registry(args)
     import_tensorflow()
     try:
         with ModelServer(_tfserving(args), args.model_name) as server:
@@ -386,7 +387,7 @@ def _rollback_in_registry(args: argparse.Namespace) -> int:
     """Retire the newest version(s) in the registry; each server's sync falls back."""
     from registry.errors import RegistryError
     from release.record import new_run_id
-    from release.rollback import RollbackError
+    from release.rollback_plan import RollbackError
     from release.serving import ServerError, describe
     from release.through_registry import RegistryRecord, roll_back
 
@@ -427,7 +428,7 @@ def _label_in_registry(args: argparse.Namespace) -> int:
     """Point the label at the version in the registry; each server's sync applies it."""
     from registry.errors import RegistryError
     from release.record import new_run_id
-    from release.rollback import RollbackError
+    from release.rollback_plan import RollbackError
     from release.serving import ServerError, describe
     from release.through_registry import RegistryRecord, move_label
 

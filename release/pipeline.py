@@ -23,7 +23,8 @@ from release.candidates import CandidateError
 from release.lock import LockTimeout, release_lock
 from release.measure import MeasureError
 from release.record import Event, ReleaseEvent, ReleaseRecord, new_run_id, record_path
-from release.rollback import RollbackError, rollback
+from release.rollback import rollback
+from release.rollback_plan import RollbackError
 from release.serving import ModelServer, ServerError, States, describe
 from release.steps import StepResult, Steps
 from release.through_registry import RegistryRecord, live_versions

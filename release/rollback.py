@@ -15,10 +15,6 @@ from release.record import Event, ReleaseEvent, ReleaseRecord
 from release.serving import ModelServer, States
 
 
-class RollbackError(Exception):
-    """There is nothing to roll back to, or the requested target is not on disk."""
-
-
 @dataclass(frozen=True)
 class RollbackResult:
     """What moved where, and the server once settled."""
@@ -29,24 +25,6 @@ class RollbackResult:
     labels_before: dict[str, int]
     labels_after: dict[str, int]
     states: States
-
-
-def plan(on_disk: list[int], to: int | None) -> tuple[int, list[int]]:
-    """The fallback version and the versions to remove, for `--to` (None: the newest)."""
-    if not on_disk:
-        raise RollbackError("there is no version to roll back")
-    if to is None:
-        if len(on_disk) < 2:
-            raise RollbackError(
-                f"version {on_disk[0]} is the only version: nothing to fall back to"
-            )
-        return on_disk[-2], on_disk[-1:]
-    if to not in on_disk:
-        raise RollbackError(f"version {to} is not in the base path (versions there: {on_disk})")
-    removed = [v for v in on_disk if v > to]
-    if not removed:
-        raise RollbackError(f"version {to} is already the newest version")
-    return to, removed
 
 
 def rollback(

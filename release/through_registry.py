@@ -17,7 +17,7 @@ from registry.events import VersionState
 from registry.registry import Registry
 from registry.store import registry_prefix
 from release.record import Event, RecordError, ReleaseEvent
-from release.rollback import RollbackError, plan
+from release.rollback_plan import RollbackError, plan
 from release.serving import ModelServer, States
 
 RELEASES_FOLDER = "releases/"
@@ -93,7 +93,8 @@ def roll_back(
     Labels on a retired version move to the fallback. Nothing is deleted: `covertype
     versions --registry` still lists the retired versions, and they can be restored.
     """
-    fallback, removed = plan(live_versions(registry, model_name), to)
+    where = f"the live versions of {registry.uri}"
+    fallback, removed = plan(live_versions(registry, model_name), to, where)
     labels = registry.state(model_name).labels
     moved = {label: (v, fallback) for label, v in sorted(labels.items()) if v in removed}
     details = {"versions": removed, "fallback": fallback, "registry": registry.uri}

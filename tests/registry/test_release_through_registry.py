@@ -5,6 +5,9 @@ writes, and a gateway: the commands never reach the server to change what it ser
 they write to the registry and watch the server converge.
 """
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +23,7 @@ from release.serving import ModelServer
 from release.through_registry import RegistryRecord
 from tests.support.gateway import start_gateway
 from tests.support.model_server import start_model_server
+from tests.support.ports import free_port
 from tests.support.s3 import RunningS3Server
 from tests.support.sync import start_sync
 
@@ -116,16 +120,32 @@ def test_release_label_and_rollback_act_on_the_registry_and_the_server_converges
     assert gate.details["live_version"] == 1 and "live" in gate.details, gate.details
 
 
-def test_registry_commands_name_the_uri_when_the_store_is_unreachable(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from tests.support.ports import free_port
+PROBE = """
+import sys
+from covertype.cli import main
+code = main(sys.argv[1:])
+loaded = sorted(m for m in sys.modules if m.split(".")[0].startswith("tensorflow"))
+print("exit", code, "tensorflow modules", loaded)
+"""
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for command in (["rollback"], ["label", "stable", "1"]):
-        assert main([*command, "--registry", "s3://nowhere/models"]) == 1
-        error = capsys.readouterr().err
-        assert "s3://nowhere/models" in error, error
+
+@pytest.mark.parametrize("command", [["rollback"], ["label", "stable", "1"]])
+def test_registry_commands_import_no_tensorflow_and_name_the_unreachable_uri(
+    command: list[str],
+) -> None:
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "AWS_ACCESS_KEY_ID": "key",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", PROBE, *command, "--registry", "s3://nowhere/models"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert "exit 1 tensorflow modules []" in run.stdout, run.stdout + run.stderr
+    assert "s3://nowhere/models" in run.stderr and "AWS_ENDPOINT_URL" in run.stderr, run.stderr

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from release import server_config, transition
-from release.rollback import RollbackError, plan
+from release.rollback_plan import RollbackError, plan
 
 CONFIG_TEXT = """
 model_config_list {
