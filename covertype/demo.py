@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from covertype import defaults
 from covertype.schema import EXAMPLE_OBSERVATION, FEATURE_COLUMNS
+from covertype.tensorflow_logs import import_tensorflow
 
 if TYPE_CHECKING:
     from trainer.options import TrainOptions
@@ -89,6 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     """Run the demo; returns the exit code."""
+    import_tensorflow()
     if args.registry == "s3":
         from covertype.demo_registry import run_registry_demo
 
