@@ -10,6 +10,7 @@ import errno
 import fcntl
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,15 +79,35 @@ def rename_noreplace(source: Path, target: Path) -> None:
     os.rename(source, target)
 
 
+def flock_within(descriptor: int, timeout: float | None, poll_seconds: float = 0.2) -> bool:
+    """Take an exclusive `flock` on an open file, waiting at most `timeout` seconds (None:
+    as long as it takes); False when the time ran out."""
+    if timeout is None:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        return True
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll_seconds)
+
+
 @contextmanager
 def exclusive_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive `flock` on `path` (created if needed), processes and threads alike."""
-    with open(path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        flock_within(descriptor, None)
         try:
             yield
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)
 
 
 def _load_renameat2() -> Callable[..., int] | None:

@@ -8,10 +8,11 @@ re-entrant within a process (a failed verification rolls back while holding it).
 import fcntl
 import os
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from covertype.durable import flock_within
 
 POLL_SECONDS = 0.2
 
@@ -42,7 +43,12 @@ def release_lock(models_dir: Path, model_name: str, timeout: float = 300.0) -> I
             return
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            _acquire(fd, path, timeout)
+            if not flock_within(fd, timeout, POLL_SECONDS):
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                raise LockTimeout(
+                    f"another release, rollback or label change (pid {holder}) has held "
+                    f"{path} for over {timeout:g} s"
+                )
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
             _held[path] = 1
@@ -53,19 +59,3 @@ def release_lock(models_dir: Path, model_name: str, timeout: float = 300.0) -> I
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
-
-
-def _acquire(fd: int, path: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-                raise LockTimeout(
-                    f"another release, rollback or label change (pid {holder}) has held "
-                    f"{path} for over {timeout:g} s"
-                ) from None
-            time.sleep(POLL_SECONDS)

@@ -29,7 +29,8 @@ EXTRAS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
         ("train", "release", "rollback"),
     ),
     "server": (("covertype", "tfserving", "protos"), ("covertype.demo",), ("serve",)),
-    "all": (("covertype", "gateway", "protos", "trainer", "tfserving"), (), ("demo",)),
+    "registry": (("covertype", "registry", "protos"), ("covertype.demo",), ("sync", "data")),
+    "all": (("covertype", "gateway", "protos", "trainer", "tfserving", "registry"), (), ("demo",)),
 }
 # Declared but never imported by our code, on purpose.
 USED_WITHOUT_IMPORT = {

@@ -126,3 +126,17 @@ def test_a_label_moves_only_after_its_version_was_listed_long_enough() -> None:
         {"stable": 2},
     )
     assert plan_serving([1, 2], {"canary": 3}, {}, listed, 105.0, 10.0) == ([2], {})
+
+
+def test_a_folder_registry_syncs_like_a_bucket(publish_tiny: Any, tmp_path: Path) -> None:
+    """Today's `models/covertype/<N>/` layout is a registry too (versions published before
+    manifests existed included)."""
+    registry_dir = tmp_path / "models"
+    publish_tiny(registry_dir, count=2)
+    legacy = registry_dir / MODEL_NAME / "1" / "manifest.json"
+    legacy.unlink()
+    registry = open_registry(registry_dir)
+    registry.retire(MODEL_NAME, 2)
+    result = make_sync(str(registry_dir), tmp_path / "served").sync_once()
+    assert (result.installed, result.served) == ((1,), (1,))
+    assert served(tmp_path / "served") == ["1"]
