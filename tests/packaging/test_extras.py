@@ -21,17 +21,20 @@ REPO = Path(__file__).resolve().parents[2]
 UV = Path(sys.executable).with_name("uv")
 
 # extra: (packages its commands run, modules left out, its commands)
+# The demo needs every extra; TensorFlow's quiet import is only called by commands that have it.
+NEEDS_ALL = ("covertype.demo", "covertype.demo_registry")
+WITHOUT_TENSORFLOW = (*NEEDS_ALL, "covertype.tensorflow_logs")
+# extra: (packages its commands run, modules left out, its commands)
 EXTRAS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "gateway": (("covertype", "gateway", "protos"), ("covertype.demo",), ("gateway", "report")),
-    "trainer": (
-        ("covertype", "trainer", "protos"),
-        ("covertype.demo",),
-        ("train", "release", "rollback"),
-    ),
-    "server": (("covertype", "tfserving", "protos"), ("covertype.demo",), ("serve",)),
-    "registry": (("covertype", "registry", "protos"), ("covertype.demo",), ("sync", "data")),
-    "all": (("covertype", "gateway", "protos", "trainer", "tfserving", "registry"), (), ("demo",)),
-}
+    "gateway": (("covertype", "gateway", "monitoring", "protos"), WITHOUT_TENSORFLOW,
+                ("gateway", "report")),
+    "trainer": (("covertype", "trainer", "release", "protos"), NEEDS_ALL,
+                ("train", "release", "rollback")),
+    "server": (("covertype", "tfserving", "protos"), NEEDS_ALL, ("serve",)),
+    "registry": (("covertype", "registry", "protos"), WITHOUT_TENSORFLOW, ("sync", "data")),
+    "all": (("covertype", "gateway", "monitoring", "protos", "trainer", "release", "tfserving",
+             "registry"), (), ("demo",)),
+}  # fmt: skip
 # Declared but never imported by our code, on purpose.
 USED_WITHOUT_IMPORT = {
     "uvloop": "uvicorn runs on it (loop='uvloop')",
