@@ -353,7 +353,6 @@ def run_versions(args: argparse.Namespace) -> int:
         from registry.cli import print_versions
 
         return print_versions(args.registry, args.model_name)
-    import_tensorflow()
     from release import history, server_config
     from release.record import RecordError, ReleaseRecord, record_path
     from release.serving import ModelServer, ServerError
