@@ -78,8 +78,6 @@ def run_local(args: argparse.Namespace) -> int:
         print(f"TensorFlow ModelServer: {local_version()}")
         print(f"TensorFlow Library: {importlib.metadata.version('tensorflow')}")
         return 0
-    # TensorFlow's native start-up lines are not JSON logs (--verbose shows them).
-    import_tensorflow()
     configure_logging()
     ignored = ignored_by_local(args)
     if ignored:
@@ -92,6 +90,9 @@ def run_local(args: argparse.Namespace) -> int:
     # Only the signal thread takes SIGTERM/SIGINT: every thread started from here on
     # inherits this mask (there is no other thread yet).
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    # After the mask: TensorFlow starts threads when imported. Its native start-up lines
+    # are not JSON logs (--verbose shows them).
+    import_tensorflow()
     from tfserving.model_servers.server import Server, StartupError
 
     server = Server(resolve(args))
