@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from covertype import defaults
+from covertype.processes import stop_process
 from covertype.schema import EXAMPLE_OBSERVATION, FEATURE_COLUMNS
 from covertype.tensorflow_logs import import_tensorflow
 
@@ -311,15 +312,4 @@ def serve_until_stopped(processes: Sequence[subprocess.Popen[bytes]], seconds: f
 def stop_all(processes: Sequence[subprocess.Popen[bytes]]) -> None:
     """Stop children in the reverse order of their start."""
     for process in reversed(processes):
-        stop(process)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate a child and wait for it."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)

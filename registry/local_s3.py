@@ -22,6 +22,8 @@ from typing import Self
 import boto3
 import botocore.exceptions
 
+from covertype.processes import stop_process
+
 HOST = "127.0.0.1"
 REGION = "us-east-1"
 RCLONE = Path(sysconfig.get_path("scripts")) / "rclone"
@@ -83,13 +85,8 @@ class LocalS3Server:
 
     def stop(self) -> None:
         """Stop the server (the folder, and so every object, stays)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, 10)
 
     def environment(self) -> dict[str, str]:
         """The standard AWS_* variables that point boto3 (and so the registry) here."""

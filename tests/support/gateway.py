@@ -20,6 +20,7 @@ from typing import Any, Self
 import httpx
 
 from covertype import defaults
+from covertype.processes import stop_process
 from tests.support import free_port
 
 START_TIMEOUT_SECONDS = 30.0
@@ -54,13 +55,7 @@ class RunningGateway:
 
     def stop(self) -> None:
         """Terminate (SIGTERM, then SIGKILL after a grace period) and wait."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, STOP_TIMEOUT_SECONDS)
 
     def __enter__(self) -> Self:
         return self

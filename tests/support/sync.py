@@ -15,6 +15,7 @@ from typing import Self
 
 import httpx
 
+from covertype.processes import stop_process
 from tests.support.ports import free_port
 
 
@@ -62,14 +63,7 @@ class RunningSync:
 
     def stop(self) -> int | None:
         """SIGTERM, then SIGKILL after a grace period; return the exit code."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, 15)
 
     def __enter__(self) -> Self:
         return self
