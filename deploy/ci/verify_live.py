@@ -15,21 +15,7 @@ import urllib.request
 from collections import Counter
 from typing import Any
 
-# One observation of the training data (the example of docs/deployment.md).
-OBSERVATION = {
-    "Elevation": 2596,
-    "Aspect": 51,
-    "Slope": 3,
-    "Horizontal_Distance_To_Hydrology": 258,
-    "Vertical_Distance_To_Hydrology": 0,
-    "Horizontal_Distance_To_Roadways": 510,
-    "Hillshade_9am": 221,
-    "Hillshade_Noon": 232,
-    "Hillshade_3pm": 148,
-    "Horizontal_Distance_To_Fire_Points": 6279,
-    "wilderness_area": 1,
-    "soil_type": 29,
-}
+from covertype.schema import EXAMPLE_OBSERVATION
 
 
 class NotLive(Exception):
@@ -62,7 +48,7 @@ def check_once(gateway: str, expected: int | None, requests: int) -> tuple[int, 
     version = expected if expected is not None else live_version(gateway)
     answered: Counter[int] = Counter()
     for _ in range(requests):
-        body = _call(f"{gateway}/v1/predict", OBSERVATION)
+        body = _call(f"{gateway}/v1/predict", EXAMPLE_OBSERVATION)
         if body["predictions"][0]["cover_type"] not in range(1, 8):
             raise NotLive(f"no cover type 1..7 in {body}")
         answered[body["model_version"]] += 1
