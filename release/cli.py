@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from covertype import defaults
 from covertype.tensorflow_logs import import_tensorflow
@@ -16,6 +16,8 @@ from covertype.tensorflow_logs import import_tensorflow
 if TYPE_CHECKING:
     from registry.registry import Registry
     from release.serving import ModelServer
+
+T = TypeVar("T")
 
 DEFAULT_TFSERVING = f"{defaults.HOST}:{defaults.GRPC_PORT}"
 DEFAULT_GATEWAY = f"http://{defaults.HOST}:{defaults.GATEWAY_PORT}"
@@ -382,36 +384,51 @@ def _watched_server(args: argparse.Namespace) -> "ModelServer | None":
     return ModelServer(args.tfserving, args.model_name) if args.tfserving else None
 
 
-def _rollback_in_registry(args: argparse.Namespace) -> int:
-    """Retire the newest version(s) in the registry; each server's sync falls back."""
+def _act_in_registry(
+    args: argparse.Namespace, command: str, act: Callable[..., T]
+) -> "tuple[Registry, T] | None":
+    """Run `act(registry, record, run, server)` on `--registry`; None (and a message) on failure.
+
+    `server` is the model server of `--tfserving` to watch, or None.
+    """
     from registry.errors import RegistryError
     from release.record import new_run_id
     from release.rollback_plan import RollbackError
-    from release.serving import ServerError, describe
-    from release.through_registry import RegistryRecord, roll_back
+    from release.serving import ServerError
+    from release.through_registry import RegistryRecord
 
-    registry = _open_registry(args, "rollback")
+    registry = _open_registry(args, command)
     if registry is None:
-        return 1
-    started = time.perf_counter()
+        return None
     server = _watched_server(args)
     try:
-        result = roll_back(
-            registry,
-            args.model_name,
-            to=args.to,
-            reason=args.reason,
-            record=RegistryRecord(registry, args.model_name),
-            run=new_run_id(),
-            server=server,
-            timeout=args.timeout,
-        )
+        record = RegistryRecord(registry, args.model_name)
+        return registry, act(registry, record, new_run_id(), server)
     except (RollbackError, RegistryError, ServerError) as error:
-        print(f"covertype rollback: {error}", file=sys.stderr)
-        return 1
+        print(f"covertype {command}: {error}", file=sys.stderr)
+        return None
     finally:
         if server is not None:
             server.close()
+
+
+def _rollback_in_registry(args: argparse.Namespace) -> int:
+    """Retire the newest version(s) in the registry; each server's sync falls back."""
+    from release.serving import describe
+    from release.through_registry import roll_back
+
+    started = time.perf_counter()
+    done = _act_in_registry(
+        args,
+        "rollback",
+        lambda registry, record, run, server: roll_back(
+            registry, args.model_name, to=args.to, reason=args.reason, record=record, run=run,
+            server=server, timeout=args.timeout,
+        ),
+    )  # fmt: skip
+    if done is None:
+        return 1
+    registry, result = done
     print(f"retired version(s) {result.removed} in {registry.uri}; live: version {result.fallback}")
     for label, (before, after) in result.labels_moved.items():
         print(f"label {label}: {before} -> {after} (moved to the fallback)")
@@ -425,33 +442,20 @@ def _rollback_in_registry(args: argparse.Namespace) -> int:
 
 def _label_in_registry(args: argparse.Namespace) -> int:
     """Point the label at the version in the registry; each server's sync applies it."""
-    from registry.errors import RegistryError
-    from release.record import new_run_id
-    from release.rollback_plan import RollbackError
-    from release.serving import ServerError, describe
-    from release.through_registry import RegistryRecord, move_label
+    from release.serving import describe
+    from release.through_registry import move_label
 
-    registry = _open_registry(args, "label")
-    if registry is None:
+    done = _act_in_registry(
+        args,
+        "label",
+        lambda registry, record, run, server: move_label(
+            registry, args.model_name, label=args.label, version=args.version, record=record,
+            run=run, server=server, timeout=args.timeout,
+        ),
+    )  # fmt: skip
+    if done is None:
         return 1
-    server = _watched_server(args)
-    try:
-        before, states = move_label(
-            registry,
-            args.model_name,
-            label=args.label,
-            version=args.version,
-            record=RegistryRecord(registry, args.model_name),
-            run=new_run_id(),
-            server=server,
-            timeout=args.timeout,
-        )
-    except (RollbackError, RegistryError, ServerError) as error:
-        print(f"covertype label: {error}", file=sys.stderr)
-        return 1
-    finally:
-        if server is not None:
-            server.close()
+    registry, (before, states) = done
     print(f"label {args.label}: {before if before is not None else 'unset'} -> {args.version} "
           f"in {registry.uri}")  # fmt: skip
     print(
