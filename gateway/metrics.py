@@ -33,6 +33,11 @@ class GatewayMetrics:
             "HTTP requests received and not yet answered.",
             registry=self.registry,
         )
+        self.paced_errors = Counter(
+            "covertype_gateway_paced_errors",
+            "Error answers held because their client address was past its error budget.",
+            registry=self.registry,
+        )
         self.request_seconds = Histogram(
             "covertype_gateway_request_duration_seconds",
             "Time from receiving a request to sending its response, by route template.",
