@@ -19,6 +19,7 @@ gateway's backend-call histogram.
 
 import argparse
 import json
+import os
 import runpy
 import shutil
 import statistics
@@ -225,6 +226,12 @@ def gateway_counters(gateway_url: str) -> GatewayCounters:
     )
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) every thread of `pid` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def direct_predict_ms(grpc_port: int, model_name: str, calls: int) -> list[float]:
     """Latencies (ms) of one-row `Predict` calls, one at a time, after as many warm-up calls
     as a tenth of `calls`: the request the gateway sends, straight to the model server."""
@@ -269,8 +276,10 @@ def print_table(
     counters: GatewayCounters,
     rate: int,
     p50_ms: float,
+    cpu: Sequence[float],
 ) -> None:
-    """Microseconds per request, per stage, and the wall-time figures around them."""
+    """Microseconds per request, per stage, and the wall-time and CPU figures around them
+    (`cpu`: CPU seconds of the gateway and of the model server over the profile)."""
     requests = counters.requests
     per_request = 1e6 / rate / requests
 
@@ -283,12 +292,14 @@ def print_table(
         row("gateway", stage, gateway[stage] * per_request, "CPU samples")
     gateway_cpu = sum(gateway[s] for s in GATEWAY_STAGES) * per_request
     row("gateway", "total CPU", gateway_cpu, "CPU samples")
+    row("gateway", "process CPU, every thread", cpu[0] * 1e6 / requests, "/proc")
     backend_wall = counters.backend_seconds / counters.backend_calls * 1e6
     row("gateway", "gRPC Predict call, wall (includes the model server)", backend_wall, "metric")
     for stage in SERVER_STAGES:
         row("model server", stage, server[stage] * per_request, "handler thread samples")
     server_wall = sum(server[s] for s in SERVER_STAGES) * per_request
     row("model server", "total in the handler thread", server_wall, "handler thread samples")
+    row("model server", "process CPU, every thread", cpu[1] * 1e6 / requests, "/proc")
     row(
         "both",
         "gRPC core, poll threads and wire (call wall - server handler)",
@@ -337,12 +348,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             time.sleep(2)
             before = gateway_counters(ours.gateway_url)
+            pids = (ours.gateway.pid, ours.model_server.pid)
+            cpu_before = [cpu_seconds(pid) for pid in pids]
             recorders = [
                 record(ours.gateway.pid, work / "gateway.txt", args.seconds, args.rate, False),
                 record(ours.model_server.pid, work / "server.txt", args.seconds, args.rate, True),
             ]
             for recorder in recorders:
                 finish(recorder)
+            cpu = [cpu_seconds(pid) - used for pid, used in zip(pids, cpu_before, strict=True)]
             counters = gateway_counters(ours.gateway_url) - before
             p50_ms = load.result().p50_ms
         if args.keep_profiles is not None:
@@ -362,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"REST at concurrency 1 through the gateway: {counters.requests:.0f} requests in the "
         f"{args.seconds} s profile, py-spy at {args.rate} Hz"
     )
-    print_table(gateway, server, counters, args.rate, p50_ms)
+    print_table(gateway, server, counters, args.rate, p50_ms, cpu)
     return 0
 
 
