@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Every .proto: the generated stubs are rebuilt when one changes (and uv's cache-keys agree).
 PROTOS := $(shell find protos -name '*.proto')
 
-.PHONY: install lock test lint demo demo-registry release verify images fuzz bench bench-model-server bench-gateway gateway-env-size clean
+.PHONY: install lock lock-peers test lint demo demo-registry release verify images fuzz bench bench-model-server bench-gateway bench-peers bench-profile gateway-env-size clean
 
 install: $(STAMP)
 
@@ -87,8 +87,38 @@ bench-gateway: install
 	@command -v wrk >/dev/null || { echo "bench-gateway needs wrk: apt-get install -y wrk"; exit 2; }
 	$(BIN)/python -P benchmarks/gateway.py
 
+# Our stack against Ray Serve (tuned and default) and BentoML, in one run (benchmarks/peers.py).
+# The peers live in their own environment, $(PEERS_VENV), installed with hashes from
+# benchmarks/peers/requirements.txt, never from uv.lock: in one lock with the project, BentoML's
+# exact OpenTelemetry pins moved opentelemetry-api, a dependency of FastAPI and so of the
+# gateway's production image, and would hold it back at every `make lock UPGRADE=1`; a
+# benchmark must not choose the gateway's versions. `make test` never installs them.
+PEERS_VENV := .venv-peers
+PEERS_STAMP := $(PEERS_VENV)/.installed
+PEERS_REQUIREMENTS := benchmarks/peers/requirements.txt
+
+$(PEERS_STAMP): $(PEERS_REQUIREMENTS) | $(STAMP)
+	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(BIN)/uv pip sync --quiet --require-hashes --python $(PEERS_VENV)/bin/python \
+		$(PEERS_REQUIREMENTS)
+	touch $(PEERS_STAMP)
+
+# Re-resolve the peers' pins (with hashes, for Linux) from benchmarks/peers/requirements.in.
+lock-peers: install
+	$(BIN)/uv pip compile --quiet --generate-hashes --no-header --python-version 3.11 \
+		--python-platform linux benchmarks/peers/requirements.in -o $(PEERS_REQUIREMENTS)
+
+bench-peers: install $(PEERS_STAMP)
+	@command -v wrk >/dev/null || { echo "bench-peers needs wrk: apt-get install -y wrk"; exit 2; }
+	$(BIN)/python -P benchmarks/peers.py
+
+# Microseconds per stage of one request, sampled with py-spy (benchmarks/profile_request.py).
+bench-profile: install
+	@command -v wrk >/dev/null || { echo "bench-profile needs wrk: apt-get install -y wrk"; exit 2; }
+	$(BIN)/python -P benchmarks/profile_request.py
+
 gateway-env-size:
 	benchmarks/gateway_env_size.sh
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS_VENV) build *.egg-info .pytest_cache .ruff_cache
