@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from covertype import defaults
+from covertype.processes import stop_process
 from covertype.schema import EXAMPLE_OBSERVATION
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,12 +104,7 @@ def process(
         yield child
     finally:
         tree = process_tree(child.pid)
-        child.terminate()
-        try:
-            child.wait(timeout=stop_seconds)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        stop_process(child, stop_seconds)
         for pid in tree[1:]:
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
