@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "release.cli",
     "registry.cli",
     "gateway.cli",
+    "console.cli",
     "tfserving.cli",
     "covertype.demo",
 )

@@ -45,6 +45,14 @@ class GatewayMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.prediction_seconds = Histogram(
+            "covertype_gateway_prediction_duration_seconds",
+            "Time to answer POST /v1/predict, by the model version that answered ('none' when "
+            "no model did) and outcome (ok, client_error, server_error).",
+            ("version", "outcome"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.backend_seconds = Histogram(
             "covertype_gateway_backend_call_duration_seconds",
             "Duration of gRPC calls to the model server, by method and gRPC status code.",
@@ -69,6 +77,12 @@ class GatewayMetrics:
         """Count one answered request and record its latency."""
         self.requests.labels(route, method, str(status)).inc()
         self.request_seconds.labels(route).observe(seconds)
+
+    def observe_prediction(self, version: int | None, status: int, seconds: float) -> None:
+        """Record one answered prediction request under the version that answered it."""
+        outcome = "ok" if status < 400 else "client_error" if status < 500 else "server_error"
+        label = "none" if version is None else str(version)
+        self.prediction_seconds.labels(label, outcome).observe(seconds)
 
     def observe_backend_call(self, method: str, code: str, seconds: float) -> None:
         """Record one gRPC call to the model server."""

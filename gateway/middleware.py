@@ -22,6 +22,7 @@ REQUEST_ID_HEADER = "x-request-id"
 # Kept when a client sends one: it must be a valid gRPC metadata value and a sane log field.
 _ACCEPTED_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 UNMATCHED_ROUTE = "unmatched"
+PREDICT_ROUTE = "/v1/predict"
 
 _access_log = logging.getLogger(ACCESS_LOGGER)
 _log = logging.getLogger("covertype.gateway")
@@ -109,6 +110,8 @@ class RequestContextMiddleware:
             template = scope["path"] if status < 400 else UNMATCHED_ROUTE
         self.metrics.observe_request(template, scope["method"], status, seconds)
         state = scope["state"]
+        if template == PREDICT_ROUTE and scope["method"] == "POST":
+            self.metrics.observe_prediction(state.get("model_version"), status, seconds)
         _access_log.info(
             "request",
             extra={

@@ -188,6 +188,11 @@ def _training_facts(
         "validation_accuracy": run.history["val_accuracy"][run.best_epoch - 1],
         "validation_loss": run.history["val_loss"][run.best_epoch - 1],
         "training_seconds": round(run.seconds, 2),
+        # per-epoch curves, so that a console can draw them (training_curve.png is the same)
+        "training_history": {
+            name: [round(float(value), 6) for value in values]
+            for name, values in run.history.items()
+        },
     }
 
 
