@@ -31,6 +31,8 @@ STARTUP_TIMEOUT_SECONDS = 120.0
 REGISTRY_KINDS = ("s3",)
 S3_PORT = 9000
 SYNC_METRICS_PORT = 9102  # `covertype sync`'s own default
+CONSOLE_PORT = 8090  # `covertype console`'s own default
+PREDICTION_LOG = Path("runs/demo-predictions.jsonl")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,6 +58,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--grpc-port", type=int, default=defaults.GRPC_PORT)
     parser.add_argument("--rest-port", type=int, default=defaults.REST_PORT)
     parser.add_argument("--gateway-port", type=int, default=defaults.GATEWAY_PORT)
+    parser.add_argument(
+        "--console-port",
+        type=int,
+        default=CONSOLE_PORT,
+        help="the operator's console (default %(default)s)",
+    )
+    parser.add_argument(
+        "--prediction-log",
+        type=Path,
+        default=PREDICTION_LOG,
+        help="the gateway's prediction log, which the console reads for drift "
+        "(default %(default)s)",
+    )
     parser.add_argument(
         "--serve-seconds",
         type=float,
@@ -112,7 +127,9 @@ def run_demo(args: argparse.Namespace) -> int:
             f"--model_name={defaults.MODEL_NAME}",
             f"--model_base_path={models_dir / defaults.MODEL_NAME}",
         )
-        stack = start_stack(args, steps, processes, model_source, published.version)
+        stack = start_stack(
+            args, steps, processes, model_source, published.version, registry=str(models_dir)
+        )
         print_how_to_call(stack.gateway_url, stack.grpc_target, args.rest_port)
         print(
             "Publish a new version with `.venv/bin/covertype train` in another shell: "
@@ -139,10 +156,11 @@ class Steps:
 
 @dataclass(frozen=True)
 class Stack:
-    """Where the running model server and gateway answer."""
+    """Where the running model server, gateway and console answer."""
 
     grpc_target: str
     gateway_url: str
+    console_url: str
 
 
 def train_options(args: argparse.Namespace, data: Path | str | None = None) -> "TrainOptions":
@@ -168,10 +186,12 @@ def start_stack(
     processes: list[subprocess.Popen[bytes]],
     model_source: Sequence[str],
     version: int,
+    registry: str,
     gateway_flags: Sequence[str] = (),
 ) -> Stack:
-    """Start the model server (reading `model_source` flags) and the gateway, appending
-    them to `processes`, then answer one REST and one gRPC request."""
+    """Start the model server (reading `model_source` flags), the gateway (logging
+    predictions) and the console (reading `registry`), appending them to `processes`,
+    then answer one REST and one gRPC request."""
     steps.next("start the model server")
     grpc_target = f"{defaults.HOST}:{args.grpc_port}"
     processes.append(
@@ -184,18 +204,35 @@ def start_stack(
 
     steps.next("start the gateway")
     gateway_url = f"http://{defaults.HOST}:{args.gateway_port}"
+    prediction_log = args.prediction_log.resolve()
     processes.append(
         spawn(
-            "gateway", f"--port={args.gateway_port}", f"--tfserving={grpc_target}", *gateway_flags
+            "gateway",
+            f"--port={args.gateway_port}",
+            f"--tfserving={grpc_target}",
+            f"--prediction-log={prediction_log}",
+            *gateway_flags,
         )
     )
     wait_for_ready(gateway_url, processes[-1])
     print(f"gateway: {gateway_url} (OpenAPI docs at {gateway_url}/docs)")
+    console_url = f"http://{defaults.HOST}:{args.console_port}"
+    processes.append(
+        spawn(
+            "console",
+            f"--port={args.console_port}",
+            f"--gateway={gateway_url}",
+            f"--registry={registry}",
+            f"--prediction-log={prediction_log}",
+        )
+    )
+    wait_for_ready(console_url, processes[-1], "console", path="/healthz")
+    print(f"console: {console_url}/console (versions, traffic, drift, history, try it)")
 
     steps.next("answer requests")
     show_rest_prediction(gateway_url)
     show_grpc_prediction(grpc_target)
-    return Stack(grpc_target, gateway_url)
+    return Stack(grpc_target, gateway_url, console_url)
 
 
 def spawn(*command: str) -> subprocess.Popen[bytes]:
@@ -222,15 +259,17 @@ def wait_for_version(grpc_target: str, version: int, process: subprocess.Popen[b
             time.sleep(0.2)
 
 
-def wait_for_ready(url: str, process: subprocess.Popen[bytes], name: str = "gateway") -> None:
-    """Wait until `url/readyz` (the gateway's, or the sync's) answers 200."""
+def wait_for_ready(
+    url: str, process: subprocess.Popen[bytes], name: str = "gateway", path: str = "/readyz"
+) -> None:
+    """Wait until `url` + `path` (the gateway's, the sync's or the console's) answers 200."""
     import httpx
 
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         ensure_running(process, name)
         try:
-            if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
+            if httpx.get(f"{url}{path}", timeout=1.0).status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -94,6 +94,7 @@ def run_registry_demo(args: argparse.Namespace) -> int:
             processes,
             model_source,
             published.version,
+            registry=registry_uri,
             gateway_flags=(f"--model-config-file={config_file}",),
         )
         print_how_to_call(stack.gateway_url, stack.grpc_target, args.rest_port)

@@ -26,6 +26,8 @@ def demo_command(train_csv: Path, models_dir: Path, *extra_args: str) -> list[st
         f"--grpc-port={free_port()}",
         f"--rest-port={free_port()}",
         f"--gateway-port={free_port()}",
+        f"--console-port={free_port()}",
+        f"--prediction-log={models_dir.parent / 'predictions.jsonl'}",
         "--serve-seconds=1",
         *extra_args,
     ]
@@ -44,6 +46,8 @@ def test_demo_trains_serves_and_answers_through_both_interfaces(
     assert "PredictionService/Predict" in result.stdout
     assert "model_spec: name=covertype version=1" in result.stdout
     assert "using a stratified sample of 3,000 rows" in result.stdout
+    assert "/console (versions, traffic, drift, history, try it)" in result.stdout
+    assert (tmp_path / "predictions.jsonl").stat().st_size > 0  # the REST answer, logged
 
 
 def test_demo_in_registry_mode_serves_version_1_from_a_local_s3_registry(

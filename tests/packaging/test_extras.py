@@ -32,8 +32,10 @@ EXTRAS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
                 ("train", "release", "rollback")),
     "server": (("covertype", "tfserving", "protos"), NEEDS_ALL, ("serve",)),
     "registry": (("covertype", "registry", "protos"), WITHOUT_TENSORFLOW, ("sync", "data")),
+    "console": (("covertype", "console", "monitoring", "registry", "protos"), WITHOUT_TENSORFLOW,
+                ("console",)),
     "all": (("covertype", "gateway", "monitoring", "protos", "trainer", "release", "tfserving",
-             "registry"), (), ("demo",)),
+             "registry", "console"), (), ("demo",)),
 }  # fmt: skip
 # Declared but never imported by our code, on purpose.
 USED_WITHOUT_IMPORT = {
