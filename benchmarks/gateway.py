@@ -235,6 +235,7 @@ def start_stack(
     models_dir: Path,
     model_name: str,
     server_flags: Sequence[str] = (),
+    gateway_flags: Sequence[str] = (),
 ) -> Stack:
     """Start a model server and a gateway in front of it (stopped when `stack` closes)."""
     grpc_port, gateway_port = free_port(), free_port()
@@ -257,7 +258,7 @@ def start_stack(
             [
                 sys.executable, "-m", "covertype.cli", "gateway",
                 f"--port={gateway_port}", f"--tfserving={defaults.HOST}:{grpc_port}",
-                f"--model-name={model_name}",
+                f"--model-name={model_name}", *gateway_flags,
             ],
             work,
         )
