@@ -23,7 +23,17 @@ from .manifests import REPO, instructions, venv_tool
 
 PROJECT = "covertype"
 PROJECT_PACKAGES = frozenset(
-    {"covertype", "gateway", "monitoring", "protos", "registry", "release", "tfserving", "trainer"}
+    {
+        "console",
+        "covertype",
+        "gateway",
+        "monitoring",
+        "protos",
+        "registry",
+        "release",
+        "tfserving",
+        "trainer",
+    }
 )
 
 # Runs in the child interpreter: argv[1] is the JSON list of refused top-level modules,

@@ -29,7 +29,8 @@ K8S_OVERLAYS = sorted(p for p in (K8S_DIR / "overlays").iterdir() if p.is_dir())
 GATEWAY_DOCKERFILE = REPO / "gateway" / "Dockerfile"
 TRAINER_DOCKERFILE = REPO / "trainer" / "Dockerfile"
 REGISTRY_DOCKERFILE = REPO / "registry" / "Dockerfile"
-DOCKERFILES = (GATEWAY_DOCKERFILE, TRAINER_DOCKERFILE, REGISTRY_DOCKERFILE)
+CONSOLE_DOCKERFILE = REPO / "console" / "Dockerfile"
+DOCKERFILES = (GATEWAY_DOCKERFILE, TRAINER_DOCKERFILE, REGISTRY_DOCKERFILE, CONSOLE_DOCKERFILE)
 TFSERVING_IMAGE = "tensorflow/serving"
 # `covertype sync`'s flags (issue 12's interface). Credentials and endpoint come only from
 # boto3's standard variables, never from flags or committed files.

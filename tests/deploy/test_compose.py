@@ -119,7 +119,7 @@ def test_built_images_are_tagged_with_the_project_version(
     registry_services: dict[str, Any],
 ) -> None:
     built = {name: s for name, s in registry_services.items() if "build" in s}
-    assert set(built) == {"gateway", "trainer", "sync"}
+    assert set(built) == {"gateway", "trainer", "sync", "console"}
     for service in built.values():
         dockerfile = PurePosixPath(service["build"]["dockerfile"])
         assert (REPO / dockerfile).is_file()
@@ -213,6 +213,52 @@ def test_gateway_writes_its_prediction_log_to_a_named_volume(
     assert volume["source"] in compose["volumes"]
 
 
+def console_args(service: dict[str, Any]) -> Any:
+    """The console service's command, parsed by the `covertype` command's own parser."""
+    from covertype.cli import build_parser
+
+    assert service["command"][0] == "console"
+    flag_values(service["command"][1:])  # every flag as --name=value
+    return build_parser().parse_args(service["command"])
+
+
+def test_console_reads_the_gateway_the_models_and_the_prediction_log(
+    services: dict[str, Any],
+) -> None:
+    console, gateway = services["console"], services["gateway"]
+    args = console_args(console)
+    assert args.gateway == f"http://gateway:{defaults.GATEWAY_PORT}"
+    assert defaults.GATEWAY_PORT in published(gateway), "the gateway listens there"
+    assert args.model_name == defaults.MODEL_NAME
+    # The registry is the models folder the model server serves from, read-only.
+    tfserving_models = mounts(services["tfserving"])["/models"]
+    assert host_path(args.registry, console) == PurePosixPath(tfserving_models["source"])
+    assert mounts(console)[args.registry]["read_only"] is True
+    # The log the gateway writes, through the same named volume, read-only.
+    written = load_settings({}, environ=gateway["environment"]).prediction_log
+    assert args.prediction_log == written
+    read = volume_mount(console, str(args.prediction_log))
+    assert read["source"] == volume_mount(gateway, str(written))["source"]
+    assert read["target"] == volume_mount(gateway, str(written))["target"]
+    assert read["read_only"] is True
+
+
+def test_console_listens_on_loopback_once_the_gateway_is_healthy(
+    services: dict[str, Any],
+) -> None:
+    from console.settings import DEFAULT_PORT
+
+    console = services["console"]
+    args = console_args(console)
+    assert (args.host, args.port) == ("0.0.0.0", DEFAULT_PORT), "inside the container"
+    assert published(console) == {DEFAULT_PORT: (defaults.HOST, DEFAULT_PORT)}
+    assert console["depends_on"] == {"gateway": {"condition": "service_healthy"}}
+    (check,) = [part for part in console["healthcheck"]["test"] if "urlopen" in part]
+    assert f"http://127.0.0.1:{args.port}/healthz" in check
+    assert console["read_only"] is True and console["tmpfs"] == ["/tmp"]
+    assert console["restart"] == "unless-stopped"
+
+
 def test_trainer_is_a_one_shot_job_with_data_and_models_mounted(
     services: dict[str, Any],
 ) -> None:
@@ -258,6 +304,12 @@ def volume_mount(service: dict[str, Any], container_path: str) -> dict[str, Any]
     raise AssertionError(f"{container_path} is not inside any named volume")
 
 
+def changed_flags(before: list[str], after: list[str]) -> set[str]:
+    """The names of the `--name=value` flags that differ between two command lines."""
+    old, new = flag_values(before), flag_values(after)
+    return {flag for flag in old.keys() | new.keys() if old.get(flag) != new.get(flag)}
+
+
 def registry_sync(registry_services: dict[str, Any]) -> Any:
     return sync_args(registry_services["sync"]["command"])
 
@@ -265,12 +317,11 @@ def registry_sync(registry_services: dict[str, Any]) -> Any:
 def test_registry_mode_changes_only_where_the_model_server_reads_its_config(
     services: dict[str, Any], registry_services: dict[str, Any]
 ) -> None:
-    folder = flag_values(services["tfserving"]["command"])
     registry = flag_values(registry_services["tfserving"]["command"])
     serve_args(registry_services["tfserving"]["command"])
-    changed = {
-        flag for flag in folder.keys() | registry.keys() if folder.get(flag) != registry.get(flag)
-    }
+    changed = changed_flags(
+        services["tfserving"]["command"], registry_services["tfserving"]["command"]
+    )
     assert changed <= {"model_config_file", "model_config_file_poll_wait_seconds"}, changed
     assert int(registry["model_config_file_poll_wait_seconds"]) <= 10, "labels move in seconds"
     assert registry_services["tfserving"]["image"] == services["tfserving"]["image"]
@@ -322,7 +373,7 @@ def env_files(service: dict[str, Any]) -> dict[str, str]:
 def test_registry_credentials_come_from_example_env_files_only(
     registry_services: dict[str, Any],
 ) -> None:
-    for name in ("sync", "trainer", "objectstore-init"):
+    for name in ("sync", "trainer", "objectstore-init", "console"):
         service = registry_services[name]
         values = env_files(service)
         assert set(values) == AWS_VARIABLES, name
@@ -368,3 +419,16 @@ def test_registry_mode_gateway_reads_the_labels_the_model_server_polls(
     config_file = str(settings.model_config_file)
     assert config_file == flag_values(tfserving["command"])["model_config_file"]
     assert volume_mount(gateway, config_file) == volume_mount(tfserving, config_file)
+
+
+def test_registry_mode_console_reads_the_registry_the_sync_reads(
+    services: dict[str, Any], registry_services: dict[str, Any]
+) -> None:
+    console = registry_services["console"]
+    args = console_args(console)
+    assert str(args.registry) == str(registry_sync(registry_services).registry)
+    assert console["env_file"] == registry_services["sync"]["env_file"]
+    changed = changed_flags(services["console"]["command"][1:], console["command"][1:])
+    assert changed == {"registry"}, changed
+    assert not mounts(console), "no host folder in registry mode"
+    assert all(mount["read_only"] for mount in mounts(console, "volume").values())

@@ -13,6 +13,7 @@ from covertype import defaults
 
 from .image_env import installed_extras, locked_distributions, sync_command
 from .manifests import (
+    CONSOLE_DOCKERFILE,
     DOCKERFILES,
     GATEWAY_DOCKERFILE,
     REGISTRY_DOCKERFILE,
@@ -123,7 +124,7 @@ def test_build_context_leaves_out_models_data_venv_and_generated_stubs(
 
 def test_gateway_context_has_neither_trainer_nor_model_server() -> None:
     top_level = {path.split("/")[0] for path in build_context(GATEWAY_DOCKERFILE)}
-    assert not top_level & {"trainer", "tfserving"}, top_level
+    assert not top_level & {"trainer", "tfserving", "console"}, top_level
 
 
 def test_gateway_image_installs_no_tensorflow() -> None:
@@ -139,7 +140,9 @@ def test_images_install_exactly_the_lock(dockerfile: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "dockerfile", [GATEWAY_DOCKERFILE, REGISTRY_DOCKERFILE], ids=lambda p: p.parent.name
+    "dockerfile",
+    [GATEWAY_DOCKERFILE, REGISTRY_DOCKERFILE, CONSOLE_DOCKERFILE],
+    ids=lambda p: p.parent.name,
 )
 def test_slim_images_are_multi_stage_and_runtime_gets_only_the_venv(dockerfile: Path) -> None:
     assert len(instructions(dockerfile, "FROM")) >= 2
@@ -172,7 +175,8 @@ def test_trainer_image_installs_the_trainer_and_mounts_data_and_models() -> None
 
 def test_registry_context_has_only_the_sync() -> None:
     top_level = {path.split("/")[0] for path in build_context(REGISTRY_DOCKERFILE)}
-    assert not top_level & {"trainer", "tfserving", "gateway", "release", "monitoring"}, top_level
+    others = {"trainer", "tfserving", "gateway", "release", "monitoring", "console"}
+    assert not top_level & others, top_level
 
 
 def test_registry_image_installs_boto3_and_no_tensorflow() -> None:
@@ -182,17 +186,17 @@ def test_registry_image_installs_boto3_and_no_tensorflow() -> None:
     assert not distributions & HEAVY_PACKAGES, distributions & HEAVY_PACKAGES
 
 
-def image_sync_command() -> list[str]:
-    """The registry image's ENTRYPOINT and CMD (exec form), as one command line."""
-    (entrypoint,) = instructions(REGISTRY_DOCKERFILE, "ENTRYPOINT")
-    (command,) = instructions(REGISTRY_DOCKERFILE, "CMD")
+def image_command_line(dockerfile: Path) -> list[str]:
+    """The image's ENTRYPOINT and CMD (exec form), as one command line."""
+    (entrypoint,) = instructions(dockerfile, "ENTRYPOINT")
+    (command,) = instructions(dockerfile, "CMD")
     return [*json.loads(entrypoint), *json.loads(command)]
 
 
 def test_registry_image_runs_the_sync_and_checks_its_health_endpoint() -> None:
     from covertype.cli import build_parser
 
-    program, *arguments = image_sync_command()
+    program, *arguments = image_command_line(REGISTRY_DOCKERFILE)
     assert program == "covertype"
     args = build_parser().parse_args(arguments)
     assert arguments[0] == "sync" and callable(args.handler)
@@ -206,3 +210,34 @@ def test_registry_image_runs_the_sync_and_checks_its_health_endpoint() -> None:
         "".join(instructions(REGISTRY_DOCKERFILE, "RUN")),
     )
     assert str(args.models_dir) == volume_owner, "the sync must own the models folder it writes"
+
+
+def test_console_context_has_neither_trainer_nor_servers() -> None:
+    top_level = {path.split("/")[0] for path in build_context(CONSOLE_DOCKERFILE)}
+    assert not top_level & {"trainer", "tfserving", "gateway"}, top_level
+    assert {"console", "registry", "release", "monitoring"} <= top_level
+
+
+def test_console_image_installs_httpx_and_boto3_and_no_tensorflow() -> None:
+    assert installed_extras(CONSOLE_DOCKERFILE) == {"console"}
+    distributions = locked_distributions(sync_command(CONSOLE_DOCKERFILE))
+    assert {"httpx", "boto3"} <= distributions
+    assert not distributions & HEAVY_PACKAGES, distributions & HEAVY_PACKAGES
+
+
+def test_console_image_serves_the_console_where_its_healthcheck_looks() -> None:
+    from console.settings import DEFAULT_PORT
+    from covertype.cli import build_parser
+
+    program, *arguments = image_command_line(CONSOLE_DOCKERFILE)
+    assert program == "covertype"
+    args = build_parser().parse_args(arguments)
+    assert arguments[0] == "console" and callable(args.handler)
+    assert args.port == DEFAULT_PORT
+    # Inside a container the console must be reachable from outside it.
+    assert args.host == "0.0.0.0"
+    (healthcheck,) = instructions(CONSOLE_DOCKERFILE, "HEALTHCHECK")
+    assert f"http://127.0.0.1:{args.port}/healthz" in healthcheck
+    assert instructions(CONSOLE_DOCKERFILE, "EXPOSE") == [str(args.port)]
+    # The gateway's service name in compose and in the Kubernetes manifests.
+    assert args.gateway == f"http://gateway:{defaults.GATEWAY_PORT}"

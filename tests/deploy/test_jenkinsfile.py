@@ -67,7 +67,7 @@ def test_every_stage_target_exists_in_the_makefile(target: str) -> None:
     assert "No rule to make target" not in result.stderr
 
 
-def test_images_target_builds_the_three_dockerfiles_with_compose_tags() -> None:
+def test_images_target_builds_every_compose_image_with_its_tag() -> None:
     services = merge_services(
         load_yaml(COMPOSE_FILE)["services"], load_yaml(COMPOSE_REGISTRY_FILE)["services"]
     )

@@ -3,6 +3,7 @@
 import re
 from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlparse
 
 import kubernetes_validate
 import pytest
@@ -237,8 +238,9 @@ def test_overlays_run_under_the_restricted_pod_security_standard(
     for obj in objects:
         if obj["kind"] != "Namespace":
             assert obj["metadata"]["namespace"] == "covertype", obj["metadata"]["name"]
-    (gateway,) = containers(find(objects, "Deployment", "gateway"))
-    assert "/" in image_tag(gateway["image"])[0], "the example pulls the gateway from a registry"
+    for name in ("gateway", "console"):
+        (container,) = containers(find(objects, "Deployment", name))
+        assert "/" in image_tag(container["image"])[0], f"the example pulls {name} from a registry"
     assert image_tag(tfserving_container(objects)["image"])[0] == TFSERVING_IMAGE
     for container in containers(find(objects, "Deployment", "tfserving")):
         if container["name"] != "tfserving":
@@ -432,15 +434,15 @@ def test_s3_overlay_credentials_come_from_an_example_secret(
     overlays: dict[str, list[dict[str, Any]]],
 ) -> None:
     objects = overlays["s3"]
-    sync = sync_container(objects)
-    env = {item["name"]: item for item in sync["env"]}
-    assert set(env) == AWS_VARIABLES
-    for name, item in env.items():
-        assert "value" not in item, f"{name} must come from the Secret"
-        reference = item["valueFrom"]["secretKeyRef"]
-        secret = find(objects, "Secret", "covertype-registry")
-        assert reference["name"] == secret["metadata"]["name"], "kustomize's hashed name"
-        assert reference["key"] in secret["data"] or reference.get("optional") is True, name
+    secret = find(objects, "Secret", "covertype-registry")
+    for container in (sync_container(objects), console_container(objects)):
+        env = {item["name"]: item for item in container["env"]}
+        assert set(env) == AWS_VARIABLES, container["name"]
+        for name, item in env.items():
+            assert "value" not in item, f"{container['name']}: {name} must come from the Secret"
+            reference = item["valueFrom"]["secretKeyRef"]
+            assert reference["name"] == secret["metadata"]["name"], "kustomize's hashed name"
+            assert reference["key"] in secret["data"] or reference.get("optional") is True, name
     kustomization = load_yaml(K8S_DIR / "overlays" / "s3" / "kustomization.yaml")
     (generator,) = kustomization["secretGenerator"]
     (source,) = generator["envs"]
@@ -449,3 +451,82 @@ def test_s3_overlay_credentials_come_from_an_example_secret(
     assert set(values) == AWS_VARIABLES
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         assert "EXAMPLE" in values[name], f"{name}: an example value, never a real key"
+
+
+# The operator's console: one replica beside the gateways, reading them and the registry.
+
+
+def console_container(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    (container,) = containers(find(objects, "Deployment", "console"))
+    return container
+
+
+def console_args(container: dict[str, Any]) -> Any:
+    """The console container's args, parsed by the `covertype` command's own parser."""
+    from covertype.cli import build_parser
+
+    assert container["args"][0] == "console", container["args"]
+    flag_values(container["args"][1:])  # every flag as --name=value
+    return build_parser().parse_args(container["args"])
+
+
+def test_console_reads_the_gateway_service_and_serves_its_own(
+    objects: list[dict[str, Any]],
+) -> None:
+    from console.settings import DEFAULT_PORT
+
+    assert find(objects, "Deployment", "console")["spec"]["replicas"] == 1
+    container = console_container(objects)
+    args = console_args(container)
+    gateway = urlparse(args.gateway)
+    service = find(objects, "Service", str(gateway.hostname))
+    assert gateway.port in {port["port"] for port in service["spec"]["ports"]}
+    gateway_labels = find(objects, "Deployment", "gateway")["spec"]["template"]["metadata"][
+        "labels"
+    ]
+    assert service["spec"]["selector"].items() <= gateway_labels.items()
+    assert args.model_name == defaults.MODEL_NAME
+    assert (args.host, args.port) == ("0.0.0.0", DEFAULT_PORT), "probes reach the pod's address"
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert ports == {"http": args.port}
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}, probe
+    (port,) = find(objects, "Service", "console")["spec"]["ports"]
+    assert (port["port"], port["targetPort"]) == (args.port, "http")
+    # Each gateway pod would keep its own log on its own filesystem: no drift panel here.
+    assert gateway_settings(objects).prediction_log is None
+    assert args.prediction_log is None
+
+
+def models_in_gcs(objects: list[dict[str, Any]]) -> bool:
+    """True where the model servers read their versions from a gs:// base path."""
+    if synced_config(objects):
+        return False
+    config = parse_model_server_config(config_files(objects)["models.config"])
+    (model,) = config.model_config_list.config
+    return model.base_path.startswith("gs://")
+
+
+def test_console_reads_the_registry_the_model_servers_get_their_versions_from(
+    objects: list[dict[str, Any]],
+) -> None:
+    container = console_container(objects)
+    args = console_args(container)
+    pod = find(objects, "Deployment", "console")["spec"]["template"]["spec"]
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    if synced_config(objects):  # the s3 overlay: the registry the syncs read, no volume
+        assert str(args.registry) == str(sync_args(sync_container(objects)["args"]).registry)
+        assert set(volumes) == {"tmp"}
+    elif models_in_gcs(objects):  # a TF Serving base path in GCS is no registry; no volume
+        assert args.registry is None
+        assert set(volumes) == {"tmp"}
+    else:  # the models volume the model servers read, read-only
+        mount = mount_for(container, str(args.registry))
+        assert mount["mountPath"] == args.registry and mount["readOnly"] is True
+        claim = volumes[mount["name"]]["persistentVolumeClaim"]
+        served = mount_for(tfserving_container(objects), "/models")
+        tfserving_pod = find(objects, "Deployment", "tfserving")["spec"]["template"]["spec"]
+        (tfserving_volume,) = [v for v in tfserving_pod["volumes"] if v["name"] == served["name"]]
+        assert claim["claimName"] == tfserving_volume["persistentVolumeClaim"]["claimName"]
+        assert claim["readOnly"] is True
+    assert "env" not in container or synced_config(objects), "credentials only for s3"
