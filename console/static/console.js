@@ -163,7 +163,8 @@ function drawTrainingCurve(card) {
     data: {
       labels: epochs,
       datasets: series.map(([key, label, index, axis]) => ({
-        label, data: history[key], yAxisID: axis, borderColor: colour(index), pointRadius: 0, borderWidth: 1.5,
+        label, data: history[key], yAxisID: axis, borderColor: colour(index), borderWidth: 1.5,
+        pointRadius: epochs.length < 10 ? 3 : 0, // a short run's points would be invisible
       })),
     },
     options: {
