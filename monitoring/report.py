@@ -70,14 +70,24 @@ def read_entries(paths: Iterable[Path]) -> tuple[list[dict[str, Any]], int]:
         except OSError as error:
             raise ReportError(f"cannot read prediction log {path}: {error.strerror}") from error
         with handle:
-            for line in handle:
-                if not line.strip():
-                    continue
-                entry = _parse_line(line)
-                if entry is None:
-                    skipped += 1
-                else:
-                    entries.append(entry)
+            found, unreadable = parse_entries(handle)
+        entries += found
+        skipped += unreadable
+    return entries, skipped
+
+
+def parse_entries(lines: Iterable[str]) -> tuple[list[dict[str, Any]], int]:
+    """The prediction entries among `lines` and the number of unreadable lines skipped."""
+    entries: list[dict[str, Any]] = []
+    skipped = 0
+    for line in lines:
+        if not line.strip():
+            continue
+        entry = _parse_line(line)
+        if entry is None:
+            skipped += 1
+        else:
+            entries.append(entry)
     return entries, skipped
 
 
