@@ -14,6 +14,7 @@ from covertype import __version__
 from gateway import errors
 from gateway.batching import PredictBatcher
 from gateway.decoding import DecoderSettings, RequestDecoder
+from gateway.docs import add_docs
 from gateway.error_pacing import ErrorPacer
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import RequestContextMiddleware
@@ -76,7 +77,14 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             prediction_log.close()
             decoder.close()
 
-    app = FastAPI(title=TITLE, description=DESCRIPTION, version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title=TITLE,
+        description=DESCRIPTION,
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.readiness = Readiness()
@@ -90,6 +98,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(HTTPException, _http_exception)
     app.include_router(router)
+    add_docs(app)
     app.openapi = lambda: _cached_openapi(app, settings)  # type: ignore[method-assign]
     return app
 
