@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Every .proto: the generated stubs are rebuilt when one changes (and uv's cache-keys agree).
 PROTOS := $(shell find protos -name '*.proto')
 
-.PHONY: install lock lock-peers test lint demo demo-registry release verify images fuzz bench bench-model-server bench-gateway bench-peers bench-profile gateway-env-size clean
+.PHONY: install lock lock-peers test lint browser demo demo-registry release verify images fuzz bench bench-model-server bench-gateway bench-peers bench-profile gateway-env-size clean
 
 install: $(STAMP)
 
@@ -34,7 +34,19 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: install lint
+# The browser tests (tests/browser) drive Debian's chromium, never a browser Playwright downloads:
+# installed here when missing (as root; otherwise it says what to install). COVERTYPE_CHROMIUM
+# names another Chromium to use instead.
+browser:
+	@test -x /usr/bin/chromium || test -n "$$COVERTYPE_CHROMIUM" || { \
+	  if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	    echo "the browser tests need Debian's chromium package (/usr/bin/chromium):" \
+	      "apt-get install -y --no-install-recommends chromium, as root"; exit 2; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y --no-install-recommends chromium \
+	    || { apt-get update && apt-get install -y --no-install-recommends chromium; }; }
+
+test: install lint browser
 	$(BIN)/pytest
 
 # `make demo DATA=path/to/train.csv`; by default the first file that exists of data/train.csv and the
@@ -65,12 +77,13 @@ verify: install
 	$(BIN)/python -P deploy/ci/verify_live.py $(if $(GATEWAY),--gateway $(GATEWAY)) \
 		$(if $(LIVE_VERSION),--version $(LIVE_VERSION))
 
-# The three images, tagged as compose.yaml and compose.registry.yaml name them.
+# The four images, tagged as compose.yaml and compose.registry.yaml name them.
 PROJECT_VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
 images:
 	docker build -f gateway/Dockerfile -t covertype-gateway:$(PROJECT_VERSION) .
 	docker build -f trainer/Dockerfile -t covertype-trainer:$(PROJECT_VERSION) .
 	docker build -f registry/Dockerfile -t covertype-registry:$(PROJECT_VERSION) .
+	docker build -f console/Dockerfile -t covertype-console:$(PROJECT_VERSION) .
 
 # A longer schema-driven fuzz of the gateway than `make test` runs (all phases, 5 minutes),
 # against `make demo`'s gateway on port 8000.
