@@ -130,6 +130,7 @@ def test_history_lists_what_the_registry_recorded(console: httpx.Client) -> None
 def test_page_and_assets_are_served_from_the_console(console: httpx.Client) -> None:
     page = console.get("/console")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "default-src 'self'" in page.headers["content-security-policy"]
     for asset in ("console.js", "console.css", "vendor/chart.umd.min.js"):
         assert console.get(f"/console/static/{asset}").status_code == 200
 
