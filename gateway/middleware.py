@@ -105,8 +105,9 @@ class RequestContextMiddleware:
         route = scope.get("route")
         template = getattr(route, "path", None)
         if template is None:
-            # FastAPI names only its API routes in the scope; the docs routes answer
-            # on fixed paths, anything else unmatched (bounded label values).
+            # A request no route matched (every route, docs and their assets included,
+            # names itself in the scope): its own path only for a success, else
+            # "unmatched", so that label values stay bounded.
             template = scope["path"] if status < 400 else UNMATCHED_ROUTE
         self.metrics.observe_request(template, scope["method"], status, seconds)
         state = scope["state"]
