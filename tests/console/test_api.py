@@ -132,7 +132,9 @@ def test_page_and_assets_are_served_from_the_console(console: httpx.Client) -> N
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "default-src 'self'" in page.headers["content-security-policy"]
     for asset in ("console.js", "console.css", "vendor/chart.umd.min.js"):
-        assert console.get(f"/console/static/{asset}").status_code == 200
+        answer = console.get(f"/console/static/{asset}", headers={"Accept-Encoding": "gzip"})
+        assert answer.status_code == 200
+        assert answer.headers["content-encoding"] == "gzip"  # the first load stays light
 
 
 def test_a_console_without_registry_or_log_says_what_is_missing(stack: ConsoleStack) -> None:
