@@ -35,19 +35,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from covertype import defaults
-from covertype.schema import EXAMPLE_OBSERVATION
-
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
+sys.path.insert(0, str(ROOT))  # tests/support: the Chromium flags the browser tests use
+
+from covertype import defaults  # noqa: E402
+from covertype.schema import EXAMPLE_OBSERVATION  # noqa: E402
+from tests.support.browser import CHROMIUM_ARGS  # noqa: E402
+
 # What console.js asks for, and how often (seconds; None: every refresh).
 PAGE_POLLS = {
     "/console/api/versions": None,

@@ -19,26 +19,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.support.browser import BrowserPage
+from tests.support.browser import CHROMIUM_ARGS, BrowserPage
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ENV = "COVERTYPE_CHROMIUM"
 ARTIFACTS_ENV = "COVERTYPE_TEST_ARTIFACTS"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # Chromium asks Google's autofill service about every form it sees (the console's
-    # prediction form): the browser's own request, not the page's.
-    "--disable-features=AutofillServerCommunication",
-    # Pages' requests go through each context's blocking proxy; this keeps whatever the
-    # browser itself might still send from resolving any name but the loopback's.
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-]
 
 
 def chromium_executable() -> str:

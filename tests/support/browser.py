@@ -22,6 +22,23 @@ from playwright.sync_api import Browser, ConsoleMessage, Error, Request, Respons
 
 from tests.support.blocking_proxy import BlockingProxy
 
+# How the tests (and benchmarks/console.py) start Debian's Chromium: headless, with none
+# of its own background traffic.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # Chromium asks Google's autofill service about every form it sees (the console's
+    # prediction form): the browser's own request, not the page's.
+    "--disable-features=AutofillServerCommunication",
+    # Pages' requests go through each context's blocking proxy; this keeps whatever the
+    # browser itself might still send from resolving any name but the loopback's.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+]
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # Schemes whose URLs never leave the browser.
 IN_BROWSER_SCHEMES = frozenset({"data", "blob", "about"})

@@ -10,47 +10,23 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
-
-import httpx
 
 from covertype import defaults
-from covertype.processes import stop_process
 from tests.support import free_port
 from tests.support.gateway import RunningGateway, start_gateway
 from tests.support.model_server import RunningModelServer, start_model_server
+from tests.support.service import RunningService, wait_until_healthy
 
 START_TIMEOUT_SECONDS = 30.0
-STOP_TIMEOUT_SECONDS = 10.0
 LABELS = {"stable": 1, "canary": 2}
 
 
-class RunningConsole:
+class RunningConsole(RunningService):
     """A console subprocess; a context manager that stops it on exit."""
-
-    def __init__(self, process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-        self.process = process
-        self.url = url
-        self.log_path = log_path
-
-    def log(self) -> str:
-        """Everything the console has written so far."""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def stop(self) -> None:
-        """Terminate (SIGTERM, then SIGKILL after a grace period) and wait."""
-        stop_process(self.process, STOP_TIMEOUT_SECONDS)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 def start_console(gateway_url: str, extra_args: Sequence[str] = ()) -> RunningConsole:
@@ -64,19 +40,8 @@ def start_console(gateway_url: str, extra_args: Sequence[str] = ()) -> RunningCo
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ)
     console = RunningConsole(process, f"http://{defaults.HOST}:{port}", log_path)
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"console exited with {process.returncode}:\n{console.log()}")
-        try:
-            if httpx.get(f"{console.url}/healthz", timeout=1.0).status_code == 200:
-                return console
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            console.stop()
-            raise RuntimeError(f"console not healthy in time:\n{console.log()}")
-        time.sleep(0.1)
+    wait_until_healthy(console, "console", START_TIMEOUT_SECONDS)
+    return console
 
 
 @dataclass
