@@ -4,30 +4,13 @@ Feature engineering and normalisation are layers of the model, so the exported g
 takes the 54 raw values exactly as they appear in the data; no client ever normalises.
 """
 
-import math
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import keras
 import numpy as np
 
 from covertype.schema import FEATURE_COLUMNS, NUM_CLASSES, NUMERIC_COLUMNS
-
-ENGINEERED_COLUMNS: tuple[str, ...] = (
-    *NUMERIC_COLUMNS,
-    "Distance_To_Hydrology",
-    "Elevation_Minus_Vertical_Hydrology",
-    "Elevation_Minus_Horizontal_Hydrology",
-    "Hydrology_Plus_Fire",
-    "Hydrology_Fire_Difference",
-    "Hydrology_Plus_Road",
-    "Hydrology_Road_Difference",
-    "Fire_Plus_Road",
-    "Fire_Road_Difference",
-    "Aspect_Sin",
-    "Aspect_Cos",
-    "Hillshade_Sum",
-)
+from trainer.features import CoverFeatures
 
 
 @dataclass(frozen=True)
@@ -49,53 +32,6 @@ class Hyperparameters:
         values = asdict(self)
         values["hidden_units"] = list(self.hidden_units)
         return values
-
-
-@keras.saving.register_keras_serializable(package="covertype")
-class CoverFeatures(keras.layers.Layer):
-    """The ten raw numeric features followed by features derived from them (no weights).
-
-    Trees split on these combinations directly; for the network they mostly ease the
-    learning: distances combined with each other and with elevation, and aspect (an
-    angle) as its sine and cosine so that 359 and 1 degrees are neighbours.
-    """
-
-    def call(self, features: Any) -> Any:  # backend tensors (tf.Tensor here)
-        ops = keras.ops
-        (
-            elevation,
-            aspect,
-            _slope,
-            hydrology,
-            vertical,
-            road,
-            shade_9am,
-            shade_noon,
-            shade_3pm,
-            fire,
-        ) = (features[:, i] for i in range(len(NUMERIC_COLUMNS)))
-        radians = aspect * (math.pi / 180.0)
-        derived = ops.stack(
-            [
-                ops.sqrt(hydrology * hydrology + vertical * vertical),
-                elevation - vertical,
-                elevation - 0.2 * hydrology,
-                hydrology + fire,
-                ops.abs(hydrology - fire),
-                hydrology + road,
-                ops.abs(hydrology - road),
-                fire + road,
-                ops.abs(fire - road),
-                ops.sin(radians),
-                ops.cos(radians),
-                shade_9am + shade_noon + shade_3pm,
-            ],
-            axis=1,
-        )
-        return ops.concatenate([features[:, : len(NUMERIC_COLUMNS)], derived], axis=1)
-
-    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, int]:
-        return (input_shape[0], len(ENGINEERED_COLUMNS))
 
 
 def build_model(train_features: np.ndarray, hyper: Hyperparameters) -> keras.Model:
