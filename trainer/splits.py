@@ -60,11 +60,17 @@ def split(rows: Rows, seed: int) -> Split:
         stratify=rows.labels,
         random_state=seed,
     )
+    train, validation = hold_out_validation(Rows(rest_x, rest_y), seed)
+    return Split(train, validation, Rows(test_x, test_y))
+
+
+def hold_out_validation(rows: Rows, seed: int) -> tuple[Rows, Rows]:
+    """Training and validation rows from what a test part leaves (70/10 of the whole)."""
     train_x, val_x, train_y, val_y = train_test_split(
-        rest_x,
-        rest_y,
+        rows.features,
+        rows.labels,
         test_size=VALIDATION_FRACTION / (1 - TEST_FRACTION),
-        stratify=rest_y,
+        stratify=rows.labels,
         random_state=seed,
     )
-    return Split(Rows(train_x, train_y), Rows(val_x, val_y), Rows(test_x, test_y))
+    return Rows(train_x, train_y), Rows(val_x, val_y)
