@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_EPOCHS = 120
+DEFAULT_CV_FOLDS = 5
 
 
 @dataclass(frozen=True)
@@ -15,3 +16,4 @@ class TrainOptions:
     seed: int = 0
     sample: int | None = None  # stratified sample of N rows before splitting; None: all rows
     quiet: bool = False
+    cv_folds: int | None = None  # also cross-validate the network on this many folds
