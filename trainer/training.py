@@ -48,7 +48,7 @@ def train(
 ) -> TrainingRun:
     """Train on `split.train`, stop early on `split.validation`; print progress unless None."""
     make_deterministic(seed)
-    model = build_model(split.train.features, hyper)
+    network = build_model(split.train.features, hyper)
     steps = epochs * math.ceil(split.train.rows / hyper.batch_size)
     warmup = int(steps * hyper.warmup_fraction)
     schedule = keras.optimizers.schedules.CosineDecay(  # warm up, then decay to 0 at the end
@@ -57,22 +57,32 @@ def train(
         warmup_target=hyper.learning_rate,
         warmup_steps=warmup,
     )
-    model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=hyper.weight_decay),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=hyper.label_smoothing),
-        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    averaging = hyper.weight_average > 0
+    network.training.compile(
+        optimizer=keras.optimizers.AdamW(
+            schedule,
+            weight_decay=hyper.weight_decay,
+            use_ema=averaging,
+            ema_momentum=hyper.weight_average if averaging else 0.99,
+        ),
+        loss=MembersCrossEntropy(hyper.label_smoothing),
+        metrics=[keras.metrics.MeanMetricWrapper(_mean_accuracy, name="accuracy")],
     )
-    stopper = keras.callbacks.EarlyStopping(
-        monitor=hyper.monitor,
-        mode=_mode(hyper.monitor),
-        patience=hyper.patience,
-        restore_best_weights=True,
+    callbacks: list[keras.callbacks.Callback] = []
+    if averaging:  # validate, and keep as best, the averaged weights
+        callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+    callbacks.append(
+        keras.callbacks.EarlyStopping(
+            monitor=hyper.monitor,
+            mode=_mode(hyper.monitor),
+            patience=hyper.patience,
+            restore_best_weights=True,
+        )
     )
-    callbacks: list[keras.callbacks.Callback] = [stopper]
     if progress is not None:
         callbacks.append(EpochProgress(epochs, hyper, progress))
     started = time.perf_counter()
-    fitted = model.fit(
+    fitted = network.training.fit(
         split.train.features,
         _one_hot(split.train.labels),
         validation_data=(split.validation.features, _one_hot(split.validation.labels)),
@@ -87,7 +97,7 @@ def train(
     watched = np.array(history[hyper.monitor])
     best = np.argmax(watched) if _mode(hyper.monitor) == "max" else np.argmin(watched)
     best_epoch = int(best) + 1
-    return TrainingRun(model, history, best_epoch, seconds)
+    return TrainingRun(network.serving, history, best_epoch, seconds)
 
 
 class EpochProgress(keras.callbacks.Callback):
@@ -128,6 +138,32 @@ class EpochProgress(keras.callbacks.Callback):
 def _mode(monitor: str) -> str:
     """Whether a larger ("max") or smaller ("min") value of `monitor` is better."""
     return "min" if monitor.endswith("loss") else "max"
+
+
+class MembersCrossEntropy(keras.losses.Loss):
+    """Each member's cross-entropy with the labels (smoothed), averaged over the members.
+
+    Members learn independently (no member sees another's output), which is what makes
+    their mean better than any one of them.
+    """
+
+    def __init__(self, label_smoothing: float, name: str = "members_cross_entropy") -> None:
+        super().__init__(name=name)
+        self._smoothing = label_smoothing
+
+    def call(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+        ops = keras.ops
+        target = y_true * (1.0 - self._smoothing) + self._smoothing / NUM_CLASSES
+        log_p = ops.log(ops.clip(y_pred, keras.config.epsilon(), 1.0))
+        return -ops.mean(ops.sum(ops.expand_dims(target, 1) * log_p, axis=-1), axis=-1)
+
+    def get_config(self) -> dict[str, float | str]:
+        return {"label_smoothing": self._smoothing, "name": self.name}
+
+
+def _mean_accuracy(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+    """Accuracy of the members' mean probabilities (what the exported model serves)."""
+    return keras.metrics.categorical_accuracy(y_true, keras.ops.mean(y_pred, axis=1))
 
 
 def _one_hot(labels: np.ndarray) -> np.ndarray:
