@@ -1,8 +1,8 @@
 """Model quality by stratified k-fold cross-validation: the network next to tree ensembles.
 
     .venv/bin/python -P benchmarks/model_quality.py [--data ../shared/data/train.csv]
-        [--folds 5] [--seed 0] [--epochs N] [--trees 500] [--models network,extra_trees,...]
-        [--set NAME=VALUE ...] [--output report.json]
+        [--folds 5] [--seed 0] [--epochs N] [--trees 500] [--sample N]
+        [--models network,extra_trees,random_forest] [--set NAME=VALUE ...] [--output report.json]
 
 On the same folds (scikit-learn's `StratifiedKFold`, shuffled with `--seed`), fits and
 scores:
@@ -94,6 +94,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0, help="folds and models (default: 0)")
     parser.add_argument("--epochs", type=int, help="network's epoch budget (default: trainer's)")
     parser.add_argument("--trees", type=int, default=500, help="default: %(default)s")
+    parser.add_argument("--sample", type=int, help="use a stratified sample of N rows")
     parser.add_argument(
         "--models", default=",".join(MODELS), help="comma-separated subset of " + ", ".join(MODELS)
     )
@@ -111,15 +112,15 @@ def main() -> int:
 
     from trainer.api import DEFAULT_EPOCHS, load_validated_data
     from trainer.cross_validation import cross_validate, network_fit_predict, stratified_folds
-    from trainer.splits import Rows
+    from trainer.splits import Rows, stratified_sample
 
     hyper = hyperparameters(args.changes)
     epochs = args.epochs or DEFAULT_EPOCHS
     data = load_validated_data(args.data)
-    rows = Rows(data.features, data.labels)
+    rows = stratified_sample(Rows(data.features, data.labels), args.sample, args.seed)
     folds = stratified_folds(rows.labels, args.folds, args.seed)
     print(
-        f"{data.rows:,} rows of {data.location.describe()}, {args.folds} stratified folds "
+        f"{rows.rows:,} rows of {data.location.describe()}, {args.folds} stratified folds "
         f"(seed {args.seed}); network: {epochs} epochs at most, {hyper}",
         flush=True,
     )
@@ -154,7 +155,7 @@ def main() -> int:
         report_json = {
             "data": data.location.describe(),
             "data_fingerprint": data.fingerprint(),
-            "rows": data.rows,
+            "rows": rows.rows,
             "folds": args.folds,
             "seed": args.seed,
             "epochs": epochs,
