@@ -33,6 +33,8 @@ class Hyperparameters:
     label_smoothing: float = 0.1
     warmup_fraction: float = 0.05  # share of all steps spent warming the learning rate up
     weight_average: float = 0.0  # EMA momentum of the weights (0: none)
+    distillation: float = 0.0  # share of the targets taken from a tree teacher (0: labels only)
+    teacher_trees: int = 300  # trees of that teacher
     monitor: str = "val_accuracy"  # what early stopping watches: val_accuracy or val_loss
     patience: int = 30  # epochs without a better monitored value before stopping
 

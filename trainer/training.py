@@ -12,7 +12,8 @@ import tensorflow as tf
 
 from covertype.schema import NUM_CLASSES
 from trainer.model import Hyperparameters, build_model
-from trainer.splits import Split
+from trainer.splits import Rows, Split
+from trainer.teacher import out_of_bag_probabilities
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def train(
     started = time.perf_counter()
     fitted = network.training.fit(
         split.train.features,
-        _one_hot(split.train.labels),
+        _targets(split.train, seed, hyper, progress),
         validation_data=(split.validation.features, _one_hot(split.validation.labels)),
         epochs=epochs,
         batch_size=hyper.batch_size,
@@ -164,6 +165,24 @@ class MembersCrossEntropy(keras.losses.Loss):
 def _mean_accuracy(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
     """Accuracy of the members' mean probabilities (what the exported model serves)."""
     return keras.metrics.categorical_accuracy(y_true, keras.ops.mean(y_pred, axis=1))
+
+
+def _targets(rows: Rows, seed: int, hyper: Hyperparameters, progress: TextIO | None) -> np.ndarray:
+    """One-hot labels, mixed with the tree teacher's probabilities when distilling."""
+    labels = _one_hot(rows.labels)
+    if hyper.distillation <= 0:
+        return labels
+    started = time.perf_counter()
+    teacher = out_of_bag_probabilities(rows.features, rows.labels, hyper.teacher_trees, seed)
+    if progress is not None:
+        accuracy = float(np.mean(teacher.argmax(axis=1) + 1 == rows.labels))
+        print(
+            f"teacher: ExtraTrees ({hyper.teacher_trees} trees), out-of-bag accuracy "
+            f"{accuracy:.4f} on the training rows, {time.perf_counter() - started:.1f}s",
+            file=progress,
+            flush=True,
+        )
+    return (1.0 - hyper.distillation) * labels + hyper.distillation * teacher
 
 
 def _one_hot(labels: np.ndarray) -> np.ndarray:
