@@ -35,6 +35,7 @@ class Hyperparameters:
     weight_average: float = 0.0  # EMA momentum of the weights (0: none)
     distillation: float = 0.0  # share of the targets taken from a tree teacher (0: labels only)
     teacher_trees: int = 300  # trees of that teacher
+    synthetic_rows: float = 0.0  # teacher-labelled rows added, per training row
     monitor: str = "val_accuracy"  # what early stopping watches: val_accuracy or val_loss
     patience: int = 30  # epochs without a better monitored value before stopping
 

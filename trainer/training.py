@@ -13,7 +13,7 @@ import tensorflow as tf
 from covertype.schema import NUM_CLASSES
 from trainer.model import Hyperparameters, build_model
 from trainer.splits import Rows, Split
-from trainer.teacher import out_of_bag_probabilities
+from trainer.teacher import TreeTeacher, out_of_bag_probabilities, synthetic_rows
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,8 @@ def train(
     """Train on `split.train`, stop early on `split.validation`; print progress unless None."""
     make_deterministic(seed)
     network = build_model(split.train.features, hyper)
-    steps = epochs * math.ceil(split.train.rows / hyper.batch_size)
+    rows = split.train.rows + round(split.train.rows * hyper.synthetic_rows)
+    steps = epochs * math.ceil(rows / hyper.batch_size)
     warmup = int(steps * hyper.warmup_fraction)
     schedule = keras.optimizers.schedules.CosineDecay(  # warm up, then decay to 0 at the end
         initial_learning_rate=hyper.learning_rate / 10,
@@ -83,9 +84,10 @@ def train(
     if progress is not None:
         callbacks.append(EpochProgress(epochs, hyper, progress))
     started = time.perf_counter()
+    features, targets = _training_rows(split.train, seed, hyper, progress)
     fitted = network.training.fit(
-        split.train.features,
-        _targets(split.train, seed, hyper, progress),
+        features,
+        targets,
         validation_data=(split.validation.features, _one_hot(split.validation.labels)),
         epochs=epochs,
         batch_size=hyper.batch_size,
@@ -167,22 +169,33 @@ def _mean_accuracy(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
     return keras.metrics.categorical_accuracy(y_true, keras.ops.mean(y_pred, axis=1))
 
 
-def _targets(rows: Rows, seed: int, hyper: Hyperparameters, progress: TextIO | None) -> np.ndarray:
-    """One-hot labels, mixed with the tree teacher's probabilities when distilling."""
-    labels = _one_hot(rows.labels)
-    if hyper.distillation <= 0:
-        return labels
+def _training_rows(
+    rows: Rows, seed: int, hyper: Hyperparameters, progress: TextIO | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features and targets to fit: the training rows, then any teacher-labelled rows.
+
+    Targets are one-hot labels, mixed with the tree teacher's out-of-bag probabilities
+    when distilling; synthetic rows get the teacher's probabilities.
+    """
     started = time.perf_counter()
-    teacher = out_of_bag_probabilities(rows.features, rows.labels, hyper.teacher_trees, seed)
-    if progress is not None:
-        accuracy = float(np.mean(teacher.argmax(axis=1) + 1 == rows.labels))
+    features, targets = rows.features, _one_hot(rows.labels)
+    if hyper.distillation > 0:
+        teacher = out_of_bag_probabilities(rows.features, rows.labels, hyper.teacher_trees, seed)
+        targets = (1.0 - hyper.distillation) * targets + hyper.distillation * teacher
+    count = round(rows.rows * hyper.synthetic_rows)
+    if count > 0:
+        extra = synthetic_rows(rows.features, count, seed)
+        labels = TreeTeacher(rows.features, rows.labels, hyper.teacher_trees, seed)
+        features = np.concatenate([features, extra])
+        targets = np.concatenate([targets, labels.probabilities(extra)])
+    if progress is not None and (hyper.distillation > 0 or count > 0):
         print(
-            f"teacher: ExtraTrees ({hyper.teacher_trees} trees), out-of-bag accuracy "
-            f"{accuracy:.4f} on the training rows, {time.perf_counter() - started:.1f}s",
+            f"teacher: ExtraTrees ({hyper.teacher_trees} trees), {count:,} synthetic rows, "
+            f"{time.perf_counter() - started:.1f}s",
             file=progress,
             flush=True,
         )
-    return (1.0 - hyper.distillation) * labels + hyper.distillation * teacher
+    return features, targets.astype(np.float32)
 
 
 def _one_hot(labels: np.ndarray) -> np.ndarray:
