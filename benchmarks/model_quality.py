@@ -7,12 +7,14 @@
 On the same folds (scikit-learn's `StratifiedKFold`, shuffled with `--seed`), fits and
 scores:
 
-- `network`: the trainer's network exactly as `covertype train` builds it (its default
-  hyperparameters, or those changed with `--set`, e.g. `--set members=3`), with 1/8 of
-  each fold's training rows held back for early stopping, as the trainer's 70/10/20 split;
+- `network`: the trainer's network exactly as `covertype train` builds and trains it (its
+  default hyperparameters, or those changed with `--set`, e.g. `--set members=3`);
 - `extra_trees` and `random_forest`: scikit-learn's ExtraTrees and RandomForest with
-  `--trees` trees, fitted on all the fold's training rows with the network's engineered
-  features (`trainer.features.engineered_table`).
+  `--trees` trees, on the network's engineered features
+  (`trainer.features.engineered_table`).
+
+Every model is fitted on the same rows of each fold (the other folds) and scored on the
+same held-out rows.
 
 Prints one line per fold as it finishes, then each model's mean and standard deviation of
 accuracy and macro F1, and optionally writes everything as JSON (`--output`). The sealed
@@ -66,8 +68,6 @@ def hyperparameters(assignments: list[str]) -> Any:
         current = getattr(defaults, name)
         if isinstance(current, tuple):
             changes[name] = tuple(int(part) for part in text.split(",") if part)
-        elif isinstance(current, bool):
-            changes[name] = text.lower() in ("1", "true", "yes")
         else:
             changes[name] = type(current)(text)
     return dataclasses.replace(defaults, **changes)
@@ -121,7 +121,7 @@ def main() -> int:
     folds = stratified_folds(rows.labels, args.folds, args.seed)
     print(
         f"{rows.rows:,} rows of {data.location.describe()}, {args.folds} stratified folds "
-        f"(seed {args.seed}); network: {epochs} epochs at most, {hyper}",
+        f"(seed {args.seed}); network: {epochs} epochs, {hyper}",
         flush=True,
     )
     fit_predicts = {

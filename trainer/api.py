@@ -103,9 +103,9 @@ def build_candidate(
     if options.cv_folds is not None:
         cross_validation = _cross_validate(rows, options.cv_folds, options, hyper, out)
     sizes = ", ".join(f"{name} {count:,}" for name, count in parts.sizes().items())
-    _say(out, f"Training (up to {options.epochs} epochs, seed {options.seed}): {sizes}")
-    run = train(parts, options.epochs, options.seed, hyper, progress=out)
-    _say(out, f"  best epoch {run.best_epoch} of {run.epochs_run}, {run.seconds:.1f}s")
+    _say(out, f"Training ({options.epochs} epochs, seed {options.seed}): {sizes}")
+    run = train(parts.train, options.epochs, options.seed, hyper, progress=out)
+    _say(out, f"  {run.epochs_run} epochs, {run.seconds:.1f}s")
 
     module = ServingModule(run.model)
     metrics = score(parts.test.labels, module.predict(parts.test.features))
@@ -155,7 +155,7 @@ def _prepare(options: TrainOptions, out: TextIO | None) -> tuple[ValidatedData, 
         rows = stratified_sample(Rows(data.features, data.labels), options.sample, options.seed)
         parts = split(rows, options.seed)
     except ValueError as error:
-        problem = whole_file(f"too few rows for a stratified train/validation/test split: {error}")
+        problem = whole_file(f"too few rows for a stratified train/test split: {error}")
         raise DataValidationError(data.location.describe(), [problem]) from error
     if parts.rows < data.rows:
         _say(out, f"  using a stratified sample of {parts.rows:,} rows (--sample)")
@@ -191,8 +191,8 @@ def _cross_validate(
         "protocol": (
             f"stratified {folds}-fold cross-validation over the {rows.rows} rows used (seed "
             f"{options.seed}): this network, same settings and epochs, retrained per fold on the "
-            "other folds (1/8 of them held back for early stopping) and scored on the held-out "
-            "fold; the exported model is the one trained on the split above"
+            "other folds and scored on the held-out fold; the exported model is the one "
+            "trained on the split above"
         ),
         "folds": folds,
         **result.as_dict(),
@@ -226,9 +226,8 @@ def _training_facts(
         "parameters": {**hyper.as_dict(), "epochs": options.epochs, "trainable_weights": weights},
         "seed": options.seed,
         "epochs_run": run.epochs_run,
-        "best_epoch": run.best_epoch,
-        "validation_accuracy": run.history["val_accuracy"][run.best_epoch - 1],
-        "validation_loss": run.history["val_loss"][run.best_epoch - 1],
+        "training_loss": run.history["loss"][-1],
+        "training_accuracy": run.history["accuracy"][-1],
         "training_seconds": round(run.seconds, 2),
     }
 

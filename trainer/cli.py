@@ -41,8 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--epochs",
         type=_positive_int,
         default=DEFAULT_EPOCHS,
-        help="most epochs to train; early stopping on validation may end sooner "
-        "(default: %(default)s)",
+        help="epochs to train; the learning rate decays to 0 over them (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     parser.add_argument(
@@ -102,7 +101,7 @@ def run_train(args: argparse.Namespace) -> int:
         f"{cv_line}"
         f"  recall per class  {recall}\n"
         f"  rows used {card['rows']:,} of {card['rows_available']:,}"
-        f"  best epoch {card['best_epoch']}/{card['epochs_run']}"
+        f"  epochs {card['epochs_run']}"
         f"  training {card['training_seconds']:.1f}s\n"
         f"  data fingerprint {card['data_fingerprint']}\n"
         f"  model card {published.path / ASSETS_EXTRA / METRICS_FILE} (and plots beside it)"

@@ -1,11 +1,9 @@
 """Stratified k-fold cross-validation: the protocol every model setting is chosen on.
 
-Each fold's held-out rows are scored by a model fitted on the other folds. The network
-is fitted the way `covertype train` fits it: the training folds are split again into
-training and validation rows in the trainer's proportions (70/10 of the whole, the
-held-out fold being the 20% test part), and early stopping watches the validation rows.
-Any other model (the tree baselines of `benchmarks/model_quality.py`) plugs in as a
-`FitPredict` on the same folds.
+Each fold's held-out rows are scored by a model fitted on the other folds, exactly as
+`covertype train` fits the network on its 80% training part and scores it on the 20%
+test part. Any other model (the tree baselines of `benchmarks/model_quality.py`) plugs
+in as a `FitPredict` on the same folds and rows.
 """
 
 import statistics
@@ -19,7 +17,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from trainer.evaluation import score
 from trainer.model import Hyperparameters
-from trainer.splits import Rows, Split, hold_out_validation
+from trainer.splits import Rows
 
 FitPredict = Callable[[Rows, Rows], np.ndarray]
 """Fit on the first rows, return predicted cover types (1..7) for the second rows' features."""
@@ -93,14 +91,12 @@ def cross_validate(
 def network_fit_predict(
     epochs: int, seed: int, hyper: Hyperparameters, progress: TextIO | None = None
 ) -> FitPredict:
-    """The trainer's network as a `FitPredict`: validation rows carved from the fit rows."""
+    """The trainer's network as a `FitPredict`, predicting through the exported function."""
     from trainer.export import ServingModule
     from trainer.training import train
 
     def fit_predict(fit: Rows, test: Rows) -> np.ndarray:
-        train_rows, validation = hold_out_validation(fit, seed)
-        parts = Split(train_rows, validation, test)
-        run = train(parts, epochs, seed, hyper, progress=progress)
+        run = train(fit, epochs, seed, hyper, progress=progress)
         return ServingModule(run.model).predict(test.features)
 
     return fit_predict

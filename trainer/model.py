@@ -33,11 +33,8 @@ class Hyperparameters:
     label_smoothing: float = 0.1
     warmup_fraction: float = 0.05  # share of all steps spent warming the learning rate up
     weight_average: float = 0.0  # EMA momentum of the weights (0: none)
-    distillation: float = 0.0  # share of the targets taken from a tree teacher (0: labels only)
+    synthetic_rows: float = 0.0  # rows labelled by a tree teacher, per training row
     teacher_trees: int = 300  # trees of that teacher
-    synthetic_rows: float = 0.0  # teacher-labelled rows added, per training row
-    monitor: str = "val_accuracy"  # what early stopping watches: val_accuracy or val_loss
-    patience: int = 30  # epochs without a better monitored value before stopping
 
     def as_dict(self) -> dict[str, object]:
         """Plain JSON-ready values, for the model card."""

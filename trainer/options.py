@@ -12,7 +12,7 @@ class TrainOptions:
     """What to train on and for how long. `data=None` means the discovery order."""
 
     data: Path | None = None
-    epochs: int = DEFAULT_EPOCHS  # an upper bound: early stopping on validation ends sooner
+    epochs: int = DEFAULT_EPOCHS  # the learning-rate schedule spans them all
     seed: int = 0
     sample: int | None = None  # stratified sample of N rows before splitting; None: all rows
     quiet: bool = False

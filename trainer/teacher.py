@@ -1,20 +1,11 @@
 """A tree-ensemble teacher: soft targets for the network (knowledge distillation).
 
-ExtraTrees is the strongest model on this data (see benchmarks/model_quality.py). Two
-ways to pass what it knows to the network, both fitted on the network's training rows
-only:
-
-- `out_of_bag_probabilities`: each training row's target mixed with what trees that
-  never saw the row predict for it (bootstrap samples), i.e. what the trees learned
-  from the row's neighbours;
-- `synthetic_rows` labelled by `TreeTeacher.probabilities`: new rows between a training
-  row and one of its nearest neighbours, which the network learns to answer as the
-  trees do (model compression).
-
-The exported model stays the network alone; the teacher exists only during training.
+ExtraTrees is the strongest model on this data (see benchmarks/model_quality.py). It is
+fitted on the network's training rows only and labels `synthetic_rows`: new rows between
+a training row and one of its nearest neighbours, which the network learns to answer as
+the trees do (model compression), besides the training rows and their labels. The
+exported model is the network alone; the teacher exists only during training.
 """
-
-import warnings
 
 import numpy as np
 from sklearn.ensemble import ExtraTreesClassifier
@@ -26,27 +17,6 @@ from trainer.features import engineered_table
 
 _ASPECT = FEATURE_COLUMNS.index("Aspect")
 _NUMERIC = len(NUMERIC_COLUMNS)
-
-
-def out_of_bag_probabilities(
-    features: np.ndarray, labels: np.ndarray, trees: int, seed: int
-) -> np.ndarray:
-    """`[rows, 7]` probabilities of cover types 1..7 for each training row, out of bag.
-
-    A row that no tree left out of its bootstrap sample keeps its one-hot label.
-    """
-    forest = ExtraTreesClassifier(
-        n_estimators=trees, bootstrap=True, oob_score=True, n_jobs=-1, random_state=seed
-    )
-    with warnings.catch_warnings():  # rows without out-of-bag trees are handled below
-        warnings.filterwarnings("ignore", "Some inputs do not have OOB scores", UserWarning)
-        forest.fit(engineered_table(features), labels)
-    probabilities = np.zeros((len(labels), NUM_CLASSES), dtype=np.float32)
-    probabilities[:, forest.classes_ - 1] = forest.oob_decision_function_
-    one_hot = np.eye(NUM_CLASSES, dtype=np.float32)[labels - 1]
-    unseen = probabilities.sum(axis=1) < 0.5  # scikit-learn gives such rows all zeros
-    probabilities[unseen] = one_hot[unseen]
-    return probabilities
 
 
 class TreeTeacher:
