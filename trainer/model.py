@@ -33,7 +33,7 @@ class Hyperparameters:
     label_smoothing: float = 0.1
     warmup_fraction: float = 0.05  # share of all steps spent warming the learning rate up
     weight_average: float = 0.0  # EMA momentum of the weights (0: none)
-    synthetic_rows: float = 0.0  # rows labelled by a tree teacher, per training row
+    synthetic_rows: float = 2.0  # rows labelled by a tree teacher, per training row
     teacher_trees: int = 300  # trees of that teacher
 
     def as_dict(self) -> dict[str, object]:

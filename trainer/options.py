@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_EPOCHS = 120
+DEFAULT_EPOCHS = 60
 DEFAULT_CV_FOLDS = 5
 
 
