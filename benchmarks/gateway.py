@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -31,12 +32,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from covertype import defaults
+from covertype.processes import stop_process
 from covertype.schema import EXAMPLE_OBSERVATION
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,20 +68,46 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it exited meanwhile
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        tree.append(current)
+        pending.extend(children.get(current, ()))
+    return tree
+
+
 @contextmanager
-def process(name: str, command: Sequence[str], log_dir: Path) -> Iterator[subprocess.Popen]:
-    """Run `command` with its output in `log_dir/<name>.log`; terminate it on exit."""
+def process(
+    name: str,
+    command: Sequence[str],
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path = ROOT,
+    stop_seconds: float = 15,
+) -> Iterator[subprocess.Popen]:
+    """Run `command` (output in `log_dir/<name>.log`, `env` over ours); on exit terminate it,
+    then kill whatever is left of the processes it started."""
     log = (log_dir / f"{name}.log").open("wb")
-    child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    child = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env={**os.environ, **(env or {})}
+    )
     try:
         yield child
     finally:
-        child.terminate()
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        tree = process_tree(child.pid)
+        stop_process(child, stop_seconds)
+        for pid in tree[1:]:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         log.close()
 
 
@@ -186,14 +214,74 @@ def latest_version(models_dir: Path, model_name: str) -> Path:
     return max(versions, key=lambda p: int(p.name))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+@dataclass(frozen=True)
+class Stack:
+    """A running model server with a gateway in front of it."""
+
+    model_server: subprocess.Popen
+    gateway: subprocess.Popen
+    grpc_port: int
+    gateway_url: str
+
+    @property
+    def predict_url(self) -> str:
+        return f"{self.gateway_url}/v1/predict"
+
+
+def start_stack(
+    stack: ExitStack,
+    name: str,
+    work: Path,
+    models_dir: Path,
+    model_name: str,
+    server_flags: Sequence[str] = (),
+    gateway_flags: Sequence[str] = (),
+) -> Stack:
+    """Start a model server and a gateway in front of it (stopped when `stack` closes)."""
+    grpc_port, gateway_port = free_port(), free_port()
+    server = stack.enter_context(
+        process(
+            f"model_server-{name}",
+            [
+                sys.executable, "-m", "covertype.cli", "serve",
+                f"--port={grpc_port}", "--rest_api_port=0",
+                f"--model_name={model_name}",
+                f"--model_base_path={models_dir.resolve() / model_name}",
+                *server_flags,
+            ],
+            work,
+        )
+    )  # fmt: skip
+    gateway = stack.enter_context(
+        process(
+            f"gateway-{name}",
+            [
+                sys.executable, "-m", "covertype.cli", "gateway",
+                f"--port={gateway_port}", f"--tfserving={defaults.HOST}:{grpc_port}",
+                f"--model-name={model_name}", *gateway_flags,
+            ],
+            work,
+        )
+    )  # fmt: skip
+    gateway_url = f"http://{defaults.HOST}:{gateway_port}"
+    wait_for(f"{gateway_url}/healthz", gateway, work / f"gateway-{name}.log")
+    wait_for(f"{gateway_url}/readyz", server, work / f"model_server-{name}.log")
+    return Stack(server, gateway, grpc_port, gateway_url)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags every wrk benchmark takes: the model, and the length and count of runs."""
     parser.add_argument("--models-dir", type=Path, help="default: train a tiny model in a temp dir")
     parser.add_argument("--model-name", default=defaults.MODEL_NAME)
     parser.add_argument("--seconds", type=int, default=10, help="measured seconds per run")
     parser.add_argument("--warmup", type=int, default=3, help="warm-up seconds before each run")
-    parser.add_argument("--connections", default="1,16", help="comma-separated concurrency levels")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per target")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_run_arguments(parser)
+    parser.add_argument("--connections", default="1,16", help="comma-separated concurrency levels")
     parser.add_argument(
         "--compare-wire-formats",
         action="store_true",
@@ -214,48 +302,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             tiny_model(models_dir)
         version_dir = latest_version(models_dir.resolve(), args.model_name)
 
-        def stack_url(name: str, server_flags: Sequence[str]) -> str:
-            """Start a model server and a gateway in front of it; the gateway's predict URL."""
-            grpc_port, gateway_port = free_port(), free_port()
-            server = stack.enter_context(
-                process(
-                    f"model_server-{name}",
-                    [
-                        sys.executable, "-m", "covertype.cli", "serve",
-                        f"--port={grpc_port}", "--rest_api_port=0",
-                        f"--model_name={args.model_name}",
-                        f"--model_base_path={models_dir.resolve() / args.model_name}",
-                        *server_flags,
-                    ],
-                    work,
-                )
-            )  # fmt: skip
-            gateway = stack.enter_context(
-                process(
-                    f"gateway-{name}",
-                    [
-                        sys.executable, "-m", "covertype.cli", "gateway",
-                        f"--port={gateway_port}", f"--tfserving={defaults.HOST}:{grpc_port}",
-                        f"--model-name={args.model_name}",
-                    ],
-                    work,
-                )
-            )  # fmt: skip
-            gateway_url = f"http://{defaults.HOST}:{gateway_port}"
-            wait_for(f"{gateway_url}/healthz", gateway, work / f"gateway-{name}.log")
-            wait_for(f"{gateway_url}/readyz", server, work / f"model_server-{name}.log")
-            return f"{gateway_url}/v1/predict"
-
         if args.compare_wire_formats:
             targets = {
-                "typed *_val fields": stack_url("typed", []),
-                "tensor_content": stack_url(
-                    "content", ["--enable_serialization_as_tensor_content=true"]
-                ),
+                "typed *_val fields": start_stack(
+                    stack, "typed", work, models_dir, args.model_name
+                ).predict_url,
+                "tensor_content": start_stack(
+                    stack,
+                    "content",
+                    work,
+                    models_dir,
+                    args.model_name,
+                    ["--enable_serialization_as_tensor_content=true"],
+                ).predict_url,
             }
         else:
             baseline_port = free_port()
-            targets = {"gateway + model server": stack_url("gateway", [])}
+            ours = start_stack(stack, "gateway", work, models_dir, args.model_name).predict_url
+            targets = {"gateway + model server": ours}
             baseline = stack.enter_context(
                 process(
                     "baseline",

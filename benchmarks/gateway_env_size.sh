@@ -1,25 +1,19 @@
 #!/usr/bin/env bash
-# Install the gateway alone (`pip install .[gateway]`, pinned by requirements/constraints.txt)
-# into a fresh virtualenv, prove it pulled no TensorFlow, and report its installed size.
+# Install the gateway alone (the base dependencies, as the gateway image does: `uv sync --locked`
+# from uv.lock) into a fresh virtualenv, prove it pulled no TensorFlow, and report its size.
 #
 #   benchmarks/gateway_env_size.sh            # uses python3.11 and a temporary directory
 #   PYTHON=python3.11 KEEP=1 benchmarks/gateway_env_size.sh
 #
-# Slow (downloads and builds the wheel, a minute or two): run by hand, not by `make test`.
+# Needs `make install` (for .venv/bin/uv); run by hand, not by `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3.11}"
 work="$(mktemp -d -t covertype-gateway-env-XXXXXX)"
 [[ "${KEEP:-0}" == 1 ]] || trap 'rm -rf "$work"' EXIT
 
-"$PYTHON" -m venv "$work/venv"
-"$work/venv/bin/python" -m pip install --quiet --upgrade pip==26.3
-# A copy of the sources, so the build's generated stubs stay out of this work tree.
-git ls-files -z | tar --null -T - -cf - | (mkdir -p "$work/src" && tar -xf - -C "$work/src")
-"$work/venv/bin/python" -m pip install --quiet \
-    --constraint requirements/constraints.txt "$work/src[gateway]"
-
-installed="$("$work/venv/bin/python" -m pip list --format=freeze)"
+UV_PROJECT_ENVIRONMENT="$work/venv" UV_PYTHON="$PYTHON" .venv/bin/uv sync --locked --no-editable --quiet
+installed="$(UV_PROJECT_ENVIRONMENT="$work/venv" .venv/bin/uv pip list --python "$work/venv/bin/python" --format=freeze)"
 heavy="$(grep -iE '^(tensorflow|tensorflow-serving-api|keras|tf-keras|tensorflow-cpu)==' <<<"$installed" || true)"
 if [[ -n "$heavy" ]]; then
     echo "FAIL: the gateway environment contains: $heavy" >&2

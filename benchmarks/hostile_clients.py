@@ -12,9 +12,15 @@ through every hostile case it knows as fast as the servers answer:
 - to the model server: a Predict asking for [200000, 54] floats with one value, for
   [2**40, 54], for [-1, 54]; a 60 MiB REST body; 100,000 nested brackets over REST.
 
+The hostile client sends request bytes built once, on a new connection each, and stops
+sending a body once the server has answered (as curl does after an early 413): on these
+two cores an attacker written with a Python HTTP client used 0.4 of a core by itself,
+which measured the attacker's cost more than the servers'. Its CPU is printed anyway.
+
 Prints, per condition, the good clients' median requests/s and p50, their failed
-requests, the hostile answers by status, and the peak RSS (VmHWM) of the gateway, its
-decoding worker and the model server after the run.
+requests, the CPU cores each process used while wrk ran, the hostile request rate and
+answers by status, and the peak RSS (VmHWM) of the gateway, its decoding worker and the
+model server after the run.
 
     .venv/bin/python -P benchmarks/hostile_clients.py [--seconds 10] [--rounds 3]
 
@@ -23,9 +29,10 @@ Targets (issue 9): good requests failed 0; good throughput with the hostile clie
 """
 
 import argparse
-import importlib.util
 import json
 import os
+import runpy
+import select
 import shutil
 import signal
 import socket
@@ -34,9 +41,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from types import ModuleType
+from types import SimpleNamespace
 
 from covertype import defaults
 from covertype.schema import (
@@ -49,16 +57,12 @@ from covertype.schema import (
 ROOT = Path(__file__).resolve().parent.parent
 GOOD_CLIENTS = 6
 STALLED_CONNECTIONS = 200
+SEND_CHUNK = 256 * 1024
 
 
-def _gateway_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "gateway_bench", ROOT / "benchmarks" / "gateway.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _gateway_bench() -> SimpleNamespace:
+    """benchmarks/gateway.py's functions (wrk runs, medians); a script, not an importable module."""
+    return SimpleNamespace(**runpy.run_path(str(ROOT / "benchmarks" / "gateway.py")))
 
 
 # -- the hostile client ---------------------------------------------------------------------
@@ -99,51 +103,73 @@ def _gateway_cases() -> list[tuple[str, str, dict[str, str], bytes]]:
     ]  # fmt: skip
 
 
-def _send_raw(address: tuple[str, int], data: bytes) -> int:
-    """Send raw bytes, read the answer's status (0: none)."""
+def _http_request(path: str, headers: dict[str, str], body: bytes) -> bytes:
+    """One HTTP/1.1 request, whole, as bytes (built once, sent every cycle)."""
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def _exchange(address: tuple[str, int], request: bytes) -> str:
+    """Send `request` on a new connection and return the answer's status code.
+
+    Like curl, it stops sending the body as soon as the server has answered (a 413 or 431
+    that comes before the body is read), so the client measures the server, not the copying.
+    """
     with socket.create_connection(address, timeout=30) as sock:
-        sock.sendall(data)
-        head = sock.recv(64)
+        view = memoryview(request)
+        sent = 0
+        try:
+            while sent < len(view) and not select.select([sock], [], [], 0)[0]:
+                sent += sock.send(view[sent : sent + SEND_CHUNK])
+        except OSError:
+            pass  # the server closed the connection after answering; read that answer
+        head = b""
+        while b"\r\n" not in head and len(head) < 256:
+            chunk = sock.recv(256)
+            if not chunk:
+                break
+            head += chunk
     parts = head.split(b" ", 2)
-    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    return parts[1].decode() if len(parts) > 1 and parts[1].isdigit() else "no answer"
 
 
-def _model_server_cases(grpc_target: str, rest_url: str) -> list[tuple[str, object]]:
-    """(name, callable returning a status name) of each hostile call to the model server."""
+def _model_server_cases(
+    grpc_target: str, rest_address: tuple[str, int]
+) -> list[tuple[str, Callable[[], str]]]:
+    """(name, call returning a status name) of each hostile call to the model server."""
     import grpc
-    import httpx
-    from tensorflow.core.framework import types_pb2
-    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-    stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(grpc_target))
+    from gateway.model_client import PREDICT_METHOD
+    from protos.slim import predict_pb2, types_pb2
 
-    def predict_shape(rows: int) -> object:
+    # No serializers: the stub sends the bytes as they are and returns the answer's bytes.
+    predict = grpc.insecure_channel(grpc_target).unary_unary(PREDICT_METHOD)
+
+    def predict_shape(rows: int) -> Callable[[], str]:
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = defaults.MODEL_NAME
+        request.model_spec.signature_name = defaults.MATRIX_SIGNATURE
+        tensor = request.inputs[defaults.MATRIX_INPUT]
+        tensor.dtype = types_pb2.DT_FLOAT
+        tensor.tensor_shape.dim.add().size = rows
+        tensor.tensor_shape.dim.add().size = 54
+        tensor.float_val.append(1.0)
+        message = request.SerializeToString()
+
         def call() -> str:
-            request = predict_pb2.PredictRequest()
-            request.model_spec.name = defaults.MODEL_NAME
-            request.model_spec.signature_name = defaults.MATRIX_SIGNATURE
-            tensor = request.inputs[defaults.MATRIX_INPUT]
-            tensor.dtype = types_pb2.DT_FLOAT
-            tensor.tensor_shape.dim.add().size = rows
-            tensor.tensor_shape.dim.add().size = 54
-            tensor.float_val.append(1.0)
             try:
-                stub.Predict(request, timeout=30)
+                predict(message, timeout=30)
             except grpc.RpcError as error:
                 return error.code().name
             return "OK"
 
         return call
 
-    def rest(body: bytes) -> object:
-        def call() -> str:
-            url = f"{rest_url}/v1/models/{defaults.MODEL_NAME}:predict"
-            try:
-                return str(httpx.post(url, content=body, timeout=60).status_code)
-            except httpx.HTTPError as error:
-                return type(error).__name__
-
-        return call
+    def rest(body: bytes) -> Callable[[], str]:
+        path = f"/v1/models/{defaults.MODEL_NAME}:predict"
+        request = _http_request(path, {"Content-Type": "application/json"}, body)
+        return lambda: _exchange(rest_address, request)
 
     return [
         ("Predict [200000, 54] from one value", predict_shape(200_000)),
@@ -154,13 +180,16 @@ def _model_server_cases(grpc_target: str, rest_url: str) -> list[tuple[str, obje
     ]
 
 
+def _address(url: str) -> tuple[str, int]:
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    return host, int(port)
+
+
 def run_hostile(gateway_url: str, grpc_target: str, rest_url: str, report: Path) -> int:
     """Cycle through every hostile case until SIGTERM; then write the answers to `report`.
 
     `report` with the suffix `.ready` appears once every case has been sent once.
     """
-    import httpx
-
     stop = False
 
     def on_term(*_: object) -> None:
@@ -168,43 +197,43 @@ def run_hostile(gateway_url: str, grpc_target: str, rest_url: str, report: Path)
         stop = True
 
     signal.signal(signal.SIGTERM, on_term)
-    host, port = gateway_url.removeprefix("http://").rsplit(":", 1)
-    address = (host, int(port))
-    gateway_cases = _gateway_cases()
-    server_cases = _model_server_cases(grpc_target, rest_url) if rest_url else []
+    started = time.monotonic()
+    address = _address(gateway_url)
+    gateway_cases = [
+        (name, _http_request(path, headers, body)) for name, path, headers, body in _gateway_cases()
+    ]
+    server_cases = _model_server_cases(grpc_target, _address(rest_url)) if rest_url else []
     answers: Counter[str] = Counter()
     stalled: list[socket.socket] = []
     huge_headers = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 2**20 + b"\r\n\r\n"
-    with httpx.Client(base_url=gateway_url, timeout=60) as http:
-        while not stop:
-            for name, path, headers, body in gateway_cases:
-                try:
-                    status = str(http.post(path, content=body, headers=headers).status_code)
-                except httpx.HTTPError as error:
-                    status = type(error).__name__
-                answers[f"gateway {name}: {status}"] += 1
+    while not stop:
+        for name, request in [*gateway_cases, ("1 MiB of headers", huge_headers)]:
             try:
-                answers[f"gateway 1 MiB of headers: {_send_raw(address, huge_headers)}"] += 1
+                answers[f"gateway {name}: {_exchange(address, request)}"] += 1
             except OSError as error:
-                answers[f"gateway 1 MiB of headers: {type(error).__name__}"] += 1
-            stalled = [s for s in stalled if s.fileno() >= 0]
-            while len(stalled) < STALLED_CONNECTIONS:
-                try:
-                    sock = socket.create_connection(address, timeout=5)
-                    sock.sendall(
-                        b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
-                        b"\r\nContent-Length: 100000\r\n\r\n{"
-                    )
-                    stalled.append(sock)
-                except OSError:
-                    answers["gateway stalled connection: refused"] += 1
-                    break
-            for name, call in server_cases:
-                answers[f"model server {name}: {call()}"] += 1  # type: ignore[operator]
-            report.with_suffix(".ready").touch()
+                answers[f"gateway {name}: {type(error).__name__}"] += 1
+        stalled = [s for s in stalled if s.fileno() >= 0]
+        while len(stalled) < STALLED_CONNECTIONS:
+            try:
+                sock = socket.create_connection(address, timeout=5)
+                sock.sendall(
+                    b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                    b"\r\nContent-Length: 100000\r\n\r\n{"
+                )
+                stalled.append(sock)
+            except OSError:
+                answers["gateway stalled connection: refused"] += 1
+                break
+        for name, call in server_cases:
+            try:
+                answers[f"model server {name}: {call()}"] += 1
+            except OSError as error:
+                answers[f"model server {name}: {type(error).__name__}"] += 1
+        report.with_suffix(".ready").touch()
     for sock in stalled:
         sock.close()
-    report.write_text(json.dumps(answers))
+    seconds = time.monotonic() - started
+    report.write_text(json.dumps({"answers": answers, "seconds": seconds}))
     return 0
 
 
@@ -227,6 +256,15 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds the process has used so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def children(pid: int) -> list[int]:
@@ -286,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
         rest_url = "" if args.no_model_server_cases else f"http://{defaults.HOST}:{rest_port}"
         runs = {"calm": [], "hostile": []}
         answers: Counter[str] = Counter()
+        hostile_seconds = 0.0
+        cpu: dict[str, Counter[str]] = {"calm": Counter(), "hostile": Counter()}
+        walls = Counter[str]()
         for round_number in range(args.rounds):
             for condition in ("calm", "hostile"):
                 hostile = None
@@ -297,14 +338,26 @@ def main(argv: list[str] | None = None) -> int:
                         cwd=ROOT,
                     )  # fmt: skip
                     _wait_until_ready(hostile, report.with_suffix(".ready"))
+                watched = {
+                    "gateway": [gateway.pid],
+                    "gateway decoding worker": children(gateway.pid),
+                    "model server": [server.pid],
+                    "hostile client": [hostile.pid] if hostile else [],
+                }
+                before = {name: sum(map(cpu_seconds, pids)) for name, pids in watched.items()}
                 figures = bench.run_wrk(
                     condition, f"{gateway_url}/v1/predict", script, GOOD_CLIENTS, args.seconds, 2
                 )
+                for name, pids in watched.items():
+                    cpu[condition][name] += sum(map(cpu_seconds, pids)) - before[name]
+                walls[condition] += args.seconds + 2
                 runs[condition].append(figures)
                 if hostile is not None:
                     hostile.send_signal(signal.SIGTERM)
                     hostile.wait(120)
-                    answers.update(json.loads(report.read_text()))
+                    sent = json.loads(report.read_text())
+                    answers.update(sent["answers"])
+                    hostile_seconds += sent["seconds"]
         workers = children(gateway.pid)
         memory = {
             "gateway": peak_rss_mib(gateway.pid),
@@ -320,6 +373,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{r.errors:>8}")  # fmt: skip
     ratio = hostile_run.requests_per_second / calm.requests_per_second
     print(f"good throughput with the hostile client: {ratio:.2f}x of calm")
+    print("CPU cores used while wrk ran (CPU seconds / wall seconds, warm-up included):")
+    for condition in ("calm", "hostile"):
+        used = ", ".join(f"{k} {v / walls[condition]:.2f}" for k, v in cpu[condition].items())
+        print(f"  {condition:<8} {used}")
+    print(f"hostile requests: {sum(answers.values()) / hostile_seconds:.0f}/s over "
+          f"{hostile_seconds:.0f} s")  # fmt: skip
     print("hostile answers:")
     for key, count in sorted(answers.items()):
         print(f"  {count:>6}  {key}")
@@ -335,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         "hostile_failures": failures,
         "answers": answers,
         "peak_rss_mib": memory,
+        "cpu_cores": {c: {k: v / walls[c] for k, v in cpu[c].items()} for c in cpu},
     }
     print(json.dumps(summary))
     return 0

@@ -8,16 +8,20 @@ commands work in an environment without TensorFlow.
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from covertype import __version__
+from covertype.tensorflow_logs import VERBOSE_VARIABLE
 
 COMMAND_MODULES: tuple[str, ...] = (
     "trainer.cli",
-    "gateway.report_cli",
-    "trainer.release_cli",
+    "monitoring.cli",
+    "release.cli",
+    "registry.cli",
     "gateway.cli",
+    "console.cli",
     "tfserving.cli",
     "covertype.demo",
 )
@@ -29,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="covertype", description="Forest cover type prediction: train, serve, release."
     )
     parser.add_argument("--version", action="version", version=f"covertype {__version__}")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's native start-up logs (hidden by default)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in COMMAND_MODULES:
         try:
@@ -47,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv` and run the chosen subcommand; return its exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.verbose:
+        os.environ[VERBOSE_VARIABLE] = "1"  # child processes (the demo's servers) inherit it
     return int(args.handler(args) or 0)
 
 

@@ -2,7 +2,9 @@
 
 Train and publish a version, start the model server and the gateway, answer a few
 real requests through both interfaces (REST via the gateway, gRPC straight to the
-model server), then keep serving until interrupted.
+model server), then keep serving until interrupted. With `--registry s3` the version is
+published into a local S3 server and reaches the model server through `covertype sync`
+(covertype.demo_registry).
 """
 
 import argparse
@@ -12,13 +14,25 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from covertype import defaults
+from covertype.processes import stop_process
 from covertype.schema import EXAMPLE_OBSERVATION, FEATURE_COLUMNS
+from covertype.tensorflow_logs import import_tensorflow
+
+if TYPE_CHECKING:
+    from trainer.options import TrainOptions
 
 DEMO_SAMPLE_ROWS = 50_000
 STARTUP_TIMEOUT_SECONDS = 120.0
+REGISTRY_KINDS = ("s3",)
+S3_PORT = 9000
+SYNC_METRICS_PORT = 9102  # `covertype sync`'s own default
+CONSOLE_PORT = 8090  # `covertype console`'s own default
+PREDICTION_LOG = Path("runs/demo-predictions.jsonl")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,69 +59,180 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--rest-port", type=int, default=defaults.REST_PORT)
     parser.add_argument("--gateway-port", type=int, default=defaults.GATEWAY_PORT)
     parser.add_argument(
+        "--console-port",
+        type=int,
+        default=CONSOLE_PORT,
+        help="the operator's console (default %(default)s)",
+    )
+    parser.add_argument(
+        "--prediction-log",
+        type=Path,
+        default=PREDICTION_LOG,
+        help="the gateway's prediction log, which the console reads for drift "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
         "--serve-seconds",
         type=float,
         default=0.0,
         help="stop after this many seconds of serving (default 0: until interrupted)",
+    )
+    registry = parser.add_argument_group(
+        "registry mode (what `make demo-registry` runs)",
+        "With --registry s3: start a local S3 server (`rclone serve s3` over "
+        "<models-dir>/s3, credentials made for this run), publish into s3://covertype/registry, "
+        "and serve what `covertype sync` downloads into <models-dir>/served.",
+    )
+    registry.add_argument(
+        "--registry",
+        choices=REGISTRY_KINDS,
+        help="publish into a registry instead of the models folder; `s3`: a local S3 server "
+        "(default: folder mode, no registry)",
+    )
+    registry.add_argument(
+        "--s3-port",
+        type=int,
+        default=S3_PORT,
+        help="the local S3 server's port (default %(default)s)",
+    )
+    registry.add_argument(
+        "--sync-metrics-port",
+        type=int,
+        default=SYNC_METRICS_PORT,
+        help="the sync's /metrics and /readyz port (default %(default)s)",
     )
     parser.set_defaults(handler=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
     """Run the demo; returns the exit code."""
-    from trainer.api import TrainOptions, train_and_publish
+    import_tensorflow()
+    if args.registry == "s3":
+        from covertype.demo_registry import run_registry_demo
+
+        return run_registry_demo(args)
+
+    from trainer.api import train_and_publish
 
     models_dir: Path = args.models_dir.resolve()
-    step("1/4 train and publish")
-    epochs = {} if args.epochs is None else {"epochs": args.epochs}
-    options = TrainOptions(data=args.data, sample=args.sample, seed=0, **epochs)
-    published = train_and_publish(options, models_dir)
-    metrics = published.metrics
-    print(
-        f"published version {published.version} at {published.path}\n"
-        f"  test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, "
-        f"rows used {metrics.get('rows')}\n"
-        f"  model card: {published.path / defaults.ASSETS_EXTRA}"
-    )
+    steps = Steps(4)
+    steps.next("train and publish")
+    published = train_and_publish(train_options(args), models_dir)
+    print_published(published.version, str(published.path), published.metrics)
+    print(f"  model card: {published.path / defaults.ASSETS_EXTRA}")
 
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        step("2/4 start the model server")
-        grpc_target = f"{defaults.HOST}:{args.grpc_port}"
-        processes.append(
-            spawn(
-                "serve",
-                f"--port={args.grpc_port}",
-                f"--rest_api_port={args.rest_port}",
-                f"--model_name={defaults.MODEL_NAME}",
-                f"--model_base_path={models_dir / defaults.MODEL_NAME}",
-            )
+        model_source = (
+            f"--model_name={defaults.MODEL_NAME}",
+            f"--model_base_path={models_dir / defaults.MODEL_NAME}",
         )
-        wait_for_version(grpc_target, published.version, processes[-1])
-        print(f"model server: gRPC {grpc_target}, REST http://{defaults.HOST}:{args.rest_port}")
-
-        step("3/4 start the gateway")
-        gateway_url = f"http://{defaults.HOST}:{args.gateway_port}"
-        processes.append(
-            spawn("gateway", f"--port={args.gateway_port}", f"--tfserving={grpc_target}")
+        stack = start_stack(
+            args, steps, processes, model_source, published.version, registry=str(models_dir)
         )
-        wait_for_ready(gateway_url, processes[-1])
-        print(f"gateway: {gateway_url} (OpenAPI docs at {gateway_url}/docs)")
-
-        step("4/4 answer requests")
-        show_rest_prediction(gateway_url)
-        show_grpc_prediction(grpc_target)
-        print_how_to_call(gateway_url, grpc_target, args.rest_port)
+        print_how_to_call(stack.gateway_url, stack.grpc_target, args.rest_port)
+        print(
+            "Publish a new version with `.venv/bin/covertype train` in another shell: "
+            "the model server picks it up with no failed request."
+        )
         serve_until_stopped(processes, args.serve_seconds)
     finally:
-        for process in reversed(processes):
-            stop(process)
+        stop_all(processes)
     return 0
 
 
-def step(title: str) -> None:
-    """Print a step heading."""
-    print(f"\n== {title}", flush=True)
+class Steps:
+    """Numbered step headings: `== 2/4 start the model server`."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+
+    def next(self, title: str) -> None:
+        """Print the next step's heading."""
+        self.done += 1
+        print(f"\n== {self.done}/{self.total} {title}", flush=True)
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Where the running model server, gateway and console answer."""
+
+    grpc_target: str
+    gateway_url: str
+    console_url: str
+
+
+def train_options(args: argparse.Namespace, data: Path | str | None = None) -> "TrainOptions":
+    """The trainer's options from the demo's flags (`data` overrides `--data`)."""
+    from trainer.api import TrainOptions
+
+    epochs = {} if args.epochs is None else {"epochs": args.epochs}
+    return TrainOptions(data=data or args.data, sample=args.sample, seed=0, **epochs)
+
+
+def print_published(version: int, where: str, metrics: dict[str, Any]) -> None:
+    """Print what was published and how good it is."""
+    print(
+        f"published version {version} at {where}\n"
+        f"  test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, "
+        f"rows used {metrics.get('rows')}"
+    )
+
+
+def start_stack(
+    args: argparse.Namespace,
+    steps: Steps,
+    processes: list[subprocess.Popen[bytes]],
+    model_source: Sequence[str],
+    version: int,
+    registry: str,
+    gateway_flags: Sequence[str] = (),
+) -> Stack:
+    """Start the model server (reading `model_source` flags), the gateway (logging
+    predictions) and the console (reading `registry`), appending them to `processes`,
+    then answer one REST and one gRPC request."""
+    steps.next("start the model server")
+    grpc_target = f"{defaults.HOST}:{args.grpc_port}"
+    processes.append(
+        spawn(
+            "serve", f"--port={args.grpc_port}", f"--rest_api_port={args.rest_port}", *model_source
+        )
+    )
+    wait_for_version(grpc_target, version, processes[-1])
+    print(f"model server: gRPC {grpc_target}, REST http://{defaults.HOST}:{args.rest_port}")
+
+    steps.next("start the gateway")
+    gateway_url = f"http://{defaults.HOST}:{args.gateway_port}"
+    prediction_log = args.prediction_log.resolve()
+    processes.append(
+        spawn(
+            "gateway",
+            f"--port={args.gateway_port}",
+            f"--tfserving={grpc_target}",
+            f"--prediction-log={prediction_log}",
+            *gateway_flags,
+        )
+    )
+    wait_for_ready(gateway_url, processes[-1])
+    print(f"gateway: {gateway_url} (OpenAPI docs at {gateway_url}/docs)")
+    console_url = f"http://{defaults.HOST}:{args.console_port}"
+    processes.append(
+        spawn(
+            "console",
+            f"--port={args.console_port}",
+            f"--gateway={gateway_url}",
+            f"--registry={registry}",
+            f"--prediction-log={prediction_log}",
+        )
+    )
+    wait_for_ready(console_url, processes[-1], "console", path="/healthz")
+    print(f"console: {console_url}/console (versions, traffic, drift, history, try it)")
+
+    steps.next("answer requests")
+    show_rest_prediction(gateway_url)
+    show_grpc_prediction(grpc_target)
+    return Stack(grpc_target, gateway_url, console_url)
 
 
 def spawn(*command: str) -> subprocess.Popen[bytes]:
@@ -119,7 +244,7 @@ def spawn(*command: str) -> subprocess.Popen[bytes]:
 
 def wait_for_version(grpc_target: str, version: int, process: subprocess.Popen[bytes]) -> None:
     """Wait until the model server reports `version` AVAILABLE."""
-    from trainer.release.serving import ModelServer, ServerError
+    from release.serving import ModelServer, ServerError
 
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     with ModelServer(grpc_target, defaults.MODEL_NAME, rpc_timeout=2.0) as server:
@@ -134,20 +259,22 @@ def wait_for_version(grpc_target: str, version: int, process: subprocess.Popen[b
             time.sleep(0.2)
 
 
-def wait_for_ready(gateway_url: str, process: subprocess.Popen[bytes]) -> None:
-    """Wait until the gateway's `/readyz` answers 200."""
+def wait_for_ready(
+    url: str, process: subprocess.Popen[bytes], name: str = "gateway", path: str = "/readyz"
+) -> None:
+    """Wait until `url` + `path` (the gateway's, the sync's or the console's) answers 200."""
     import httpx
 
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
-        ensure_running(process, "gateway")
+        ensure_running(process, name)
         try:
-            if httpx.get(f"{gateway_url}/readyz", timeout=1.0).status_code == 200:
+            if httpx.get(f"{url}{path}", timeout=1.0).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    raise TimeoutError(f"the gateway at {gateway_url} was not ready in time")
+    raise TimeoutError(f"the {name} at {url} was not ready in time")
 
 
 def ensure_running(process: subprocess.Popen[bytes], name: str) -> None:
@@ -203,9 +330,7 @@ def print_how_to_call(gateway_url: str, grpc_target: str, rest_port: int) -> Non
         f"-d '{body}'\n"
         f"  curl -s {gateway_url}/v1/models\n"
         f"  curl -s http://{defaults.HOST}:{rest_port}/v1/models/{defaults.MODEL_NAME}\n"
-        f"  gRPC: tensorflow_serving.apis PredictionServiceStub on {grpc_target}\n"
-        "Publish a new version with `.venv/bin/covertype train` in another shell: "
-        "the model server picks it up with no failed request."
+        f"  gRPC: tensorflow_serving.apis PredictionServiceStub on {grpc_target}"
     )
 
 
@@ -223,12 +348,7 @@ def serve_until_stopped(processes: Sequence[subprocess.Popen[bytes]], seconds: f
         print("\nstopping")
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate a child and wait for it."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def stop_all(processes: Sequence[subprocess.Popen[bytes]]) -> None:
+    """Stop children in the reverse order of their start."""
+    for process in reversed(processes):
+        stop_process(process)

@@ -14,6 +14,8 @@ from covertype import __version__
 from gateway import errors
 from gateway.batching import PredictBatcher
 from gateway.decoding import DecoderSettings, RequestDecoder
+from gateway.docs import add_docs
+from gateway.error_pacing import ErrorPacer
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import RequestContextMiddleware
 from gateway.model_client import ModelServerClient
@@ -61,7 +63,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         )
         prediction_log.start()
         app.state.prediction_log = prediction_log
-        decoder = RequestDecoder(DecoderSettings(max_instances=settings.max_instances))
+        decoder = RequestDecoder(
+            DecoderSettings(
+                max_instances=settings.max_instances, timeout_seconds=settings.timeout_seconds
+            )
+        )
         app.state.decoder = decoder
         try:
             yield
@@ -71,15 +77,28 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             prediction_log.close()
             decoder.close()
 
-    app = FastAPI(title=TITLE, description=DESCRIPTION, version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title=TITLE,
+        description=DESCRIPTION,
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.readiness = Readiness()
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    pacer = (
+        ErrorPacer(settings.client_error_rate, settings.client_error_burst)
+        if settings.client_error_rate > 0
+        else None
+    )
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, pacer=pacer)
     app.add_exception_handler(errors.ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(HTTPException, _http_exception)
     app.include_router(router)
+    add_docs(app)
     app.openapi = lambda: _cached_openapi(app, settings)  # type: ignore[method-assign]
     return app
 

@@ -77,6 +77,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(COVERTYPE_GATEWAY_MAX_CONNECTIONS; default 1024)",
     )
     parser.add_argument(
+        "--client-error-rate",
+        type=float,
+        help="error answers per second one client address may get at full speed; past "
+        "that (and --client-error-burst) its 4xx answers are held up to 1 s "
+        "(COVERTYPE_GATEWAY_CLIENT_ERROR_RATE; default 50; 0: never held)",
+    )
+    parser.add_argument(
+        "--client-error-burst",
+        type=int,
+        help="error answers one client address may get at once before pacing "
+        "(COVERTYPE_GATEWAY_CLIENT_ERROR_BURST; default 200)",
+    )
+    parser.add_argument(
         "--max-concurrent-calls",
         type=int,
         help=(
@@ -136,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
         "max_header_bytes": args.max_header_bytes,
         "read_timeout_seconds": args.read_timeout_seconds,
         "max_connections": args.max_connections,
+        "client_error_rate": args.client_error_rate,
+        "client_error_burst": args.client_error_burst,
         "max_concurrent_calls": args.max_concurrent_calls,
         "max_batch_instances": args.max_batch_instances,
         "model_config_file": args.model_config_file,

@@ -1,38 +1,10 @@
 """Structured (one JSON object per line) logs for the gateway process, uvicorn's included."""
 
-import json
-import logging
-import time
 from typing import Any
 
+from covertype.json_logs import JsonFormatter
+
 ACCESS_LOGGER = "covertype.gateway.access"
-
-# Attributes every LogRecord has; anything else was passed in `extra=` and is logged.
-# uvicorn adds `color_message`, a copy of the message with terminal colour codes.
-_STANDARD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {
-    "message",
-    "asctime",
-    "color_message",
-}
-
-
-class JsonFormatter(logging.Formatter):
-    """Format a record as one JSON object: time, level, logger, message and the extras."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
-                entry[key] = value
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
 
 
 def logging_config(level: str = "INFO") -> dict[str, Any]:

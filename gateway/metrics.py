@@ -33,10 +33,23 @@ class GatewayMetrics:
             "HTTP requests received and not yet answered.",
             registry=self.registry,
         )
+        self.paced_errors = Counter(
+            "covertype_gateway_paced_errors",
+            "Error answers held because their client address was past its error budget.",
+            registry=self.registry,
+        )
         self.request_seconds = Histogram(
             "covertype_gateway_request_duration_seconds",
             "Time from receiving a request to sending its response, by route template.",
             ("route",),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.prediction_seconds = Histogram(
+            "covertype_gateway_prediction_duration_seconds",
+            "Time to answer POST /v1/predict, by the model version that answered ('none' when "
+            "no model did) and outcome (ok, client_error, server_error).",
+            ("version", "outcome"),
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
@@ -64,6 +77,12 @@ class GatewayMetrics:
         """Count one answered request and record its latency."""
         self.requests.labels(route, method, str(status)).inc()
         self.request_seconds.labels(route).observe(seconds)
+
+    def observe_prediction(self, version: int | None, status: int, seconds: float) -> None:
+        """Record one answered prediction request under the version that answered it."""
+        outcome = "ok" if status < 400 else "client_error" if status < 500 else "server_error"
+        label = "none" if version is None else str(version)
+        self.prediction_seconds.labels(label, outcome).observe(seconds)
 
     def observe_backend_call(self, method: str, code: str, seconds: float) -> None:
         """Record one gRPC call to the model server."""

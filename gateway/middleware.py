@@ -1,9 +1,10 @@
-"""ASGI middleware around every request: request id, access log, request metrics.
+"""ASGI middleware around every request: request id, error pacing, access log, metrics.
 
 A plain ASGI middleware rather than Starlette's `BaseHTTPMiddleware`, which costs a
 task and a memory stream per request on the hot path.
 """
 
+import asyncio
 import json
 import logging
 import re
@@ -13,6 +14,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.error_pacing import ErrorPacer
 from gateway.logs import ACCESS_LOGGER
 from gateway.metrics import GatewayMetrics
 
@@ -20,6 +22,7 @@ REQUEST_ID_HEADER = "x-request-id"
 # Kept when a client sends one: it must be a valid gRPC metadata value and a sane log field.
 _ACCEPTED_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 UNMATCHED_ROUTE = "unmatched"
+PREDICT_ROUTE = "/v1/predict"
 
 _access_log = logging.getLogger(ACCESS_LOGGER)
 _log = logging.getLogger("covertype.gateway")
@@ -39,12 +42,17 @@ def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
 class RequestContextMiddleware:
     """Give each request an id (state `request_id`, `X-Request-ID` header), log and count it.
 
+    With a `pacer`, a 4xx answer to a client address past its error budget is held
+    for the pacer's delay before it is sent (`gateway.error_pacing`).
     Handlers may set state `instances` and `model_version` for the access log.
     """
 
-    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: GatewayMetrics, pacer: ErrorPacer | None = None
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.pacer = pacer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,6 +72,8 @@ class RequestContextMiddleware:
                 status = message["status"]
                 response_started = True
                 message["headers"] = [*message.get("headers", ()), header]
+                if 400 <= status < 500 and self.pacer is not None:
+                    await self._pace(scope, state)
             await send(message)
 
         in_progress = self.metrics.in_progress
@@ -80,15 +90,29 @@ class RequestContextMiddleware:
             in_progress.dec()
             self._record(scope, request_id, status, time.perf_counter() - started)
 
+    async def _pace(self, scope: Scope, state: dict[str, Any]) -> None:
+        """Hold an error answer while its client address is past its error budget."""
+        assert self.pacer is not None
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
+        delay = self.pacer.delay(address, time.monotonic())
+        if delay > 0:
+            state["paced_ms"] = round(delay * 1000, 3)
+            self.metrics.paced_errors.inc()
+            await asyncio.sleep(delay)
+
     def _record(self, scope: Scope, request_id: str, status: int, seconds: float) -> None:
         route = scope.get("route")
         template = getattr(route, "path", None)
         if template is None:
-            # FastAPI names only its API routes in the scope; the docs routes answer
-            # on fixed paths, anything else unmatched (bounded label values).
+            # A request no route matched (every route, docs and their assets included,
+            # names itself in the scope): its own path only for a success, else
+            # "unmatched", so that label values stay bounded.
             template = scope["path"] if status < 400 else UNMATCHED_ROUTE
         self.metrics.observe_request(template, scope["method"], status, seconds)
         state = scope["state"]
+        if template == PREDICT_ROUTE and scope["method"] == "POST":
+            self.metrics.observe_prediction(state.get("model_version"), status, seconds)
         _access_log.info(
             "request",
             extra={
@@ -100,6 +124,7 @@ class RequestContextMiddleware:
                 "latency_ms": round(seconds * 1000, 3),
                 "instances": state.get("instances"),
                 "model_version": state.get("model_version"),
+                "paced_ms": state.get("paced_ms"),
             },
         )
 

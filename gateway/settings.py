@@ -51,6 +51,8 @@ class GatewaySettings:
     max_header_bytes: int = 16 * 1024
     read_timeout_seconds: float = 30.0
     max_connections: int = 1024
+    client_error_rate: float = 50.0
+    client_error_burst: int = 200
     max_concurrent_calls: int = 1
     max_batch_instances: int = 1024
     model_config_file: Path | None = None
@@ -78,6 +80,12 @@ class GatewaySettings:
             )
         if self.max_connections < 1:
             raise SettingsError(f"max_connections must be >= 1, got {self.max_connections}")
+        if self.client_error_rate < 0:
+            raise SettingsError(
+                f"client_error_rate must be >= 0 (0: no pacing), got {self.client_error_rate}"
+            )
+        if self.client_error_burst < 1:
+            raise SettingsError(f"client_error_burst must be >= 1, got {self.client_error_burst}")
         if self.max_concurrent_calls < 1:
             raise SettingsError(
                 f"max_concurrent_calls must be >= 1, got {self.max_concurrent_calls}"
@@ -104,6 +112,8 @@ ENV_VARS: dict[str, str] = {
     "max_header_bytes": "COVERTYPE_GATEWAY_MAX_HEADER_BYTES",
     "read_timeout_seconds": "COVERTYPE_GATEWAY_READ_TIMEOUT_SECONDS",
     "max_connections": "COVERTYPE_GATEWAY_MAX_CONNECTIONS",
+    "client_error_rate": "COVERTYPE_GATEWAY_CLIENT_ERROR_RATE",
+    "client_error_burst": "COVERTYPE_GATEWAY_CLIENT_ERROR_BURST",
     "max_concurrent_calls": "COVERTYPE_GATEWAY_MAX_CONCURRENT_CALLS",
     "max_batch_instances": "COVERTYPE_GATEWAY_MAX_BATCH_INSTANCES",
     "model_config_file": "COVERTYPE_GATEWAY_MODEL_CONFIG_FILE",
@@ -123,6 +133,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "max_header_bytes": int,
     "read_timeout_seconds": float,
     "max_connections": int,
+    "client_error_rate": float,
+    "client_error_burst": int,
     "max_concurrent_calls": int,
     "max_batch_instances": int,
     "model_config_file": Path,

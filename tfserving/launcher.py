@@ -16,6 +16,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from covertype import __version__
+from covertype.tensorflow_logs import import_tensorflow
 from tfserving.flags import (
     FLAGS_BY_NAME,
     ignored_by_local,
@@ -77,8 +78,6 @@ def run_local(args: argparse.Namespace) -> int:
         print(f"TensorFlow ModelServer: {local_version()}")
         print(f"TensorFlow Library: {importlib.metadata.version('tensorflow')}")
         return 0
-    # TensorFlow's C++ INFO and WARNING lines are not JSON; errors still show.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     configure_logging()
     ignored = ignored_by_local(args)
     if ignored:
@@ -91,6 +90,9 @@ def run_local(args: argparse.Namespace) -> int:
     # Only the signal thread takes SIGTERM/SIGINT: every thread started from here on
     # inherits this mask (there is no other thread yet).
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    # After the mask: TensorFlow starts threads when imported. Its native start-up lines
+    # are not JSON logs (--verbose shows them).
+    import_tensorflow()
     from tfserving.model_servers.server import Server, StartupError
 
     server = Server(resolve(args))

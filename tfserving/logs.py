@@ -6,30 +6,13 @@ Requests are not logged (that would cost more than the prediction itself); the
 metrics count them.
 """
 
-import json
 import logging
 import sys
-import time
 from typing import Any
 
+from covertype.json_logs import JsonFormatter
+
 ROOT_LOGGER = "tfserving"
-
-
-class JsonFormatter(logging.Formatter):
-    """Formats a record as one JSON line: time, level, logger, event, then its fields."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "event": record.getMessage(),
-        }
-        entry.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -44,7 +27,7 @@ def configure_logging(level: int = logging.INFO) -> None:
     logger.propagate = False
     if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(JsonFormatter())
+        handler.setFormatter(JsonFormatter(message_key="event"))
         logger.addHandler(handler)
 
 

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from covertype.defaults import ASSETS_EXTRA, MODEL_NAME, WARMUP_FILE
 from covertype.schema import CLASS_NAMES
+from registry.uri import is_s3_uri
 from trainer.card import (
     CONFUSION_MATRIX_PLOT,
     TRAINING_CURVE_PLOT,
@@ -70,10 +71,12 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Published:
-    """A published version: its number, folder and model card."""
+    """A published version: its number, its registry, its folder (in a folder registry)
+    and its model card."""
 
     version: int
-    path: Path
+    registry: str
+    path: Path | None
     metrics: dict[str, Any]
 
 
@@ -134,13 +137,15 @@ def build_candidate(
 
 
 def train_and_publish(
-    options: TrainOptions, models_dir: Path, model_name: str = MODEL_NAME
+    options: TrainOptions, registry: Path | str, model_name: str = MODEL_NAME
 ) -> Published:
-    """Build a candidate in a temporary folder and publish it as the next version."""
+    """Build a candidate in a temporary folder and publish it as the next version of
+    `registry` (a models folder or `s3://bucket/prefix`)."""
     with tempfile.TemporaryDirectory(prefix="covertype-candidate-") as workdir:
         candidate = build_candidate(options, Path(workdir), model_name=model_name)
-        version = publish_version(candidate.path, models_dir, model_name)
-    return Published(version, Path(models_dir) / model_name / str(version), candidate.metrics)
+        version = publish_version(candidate.path, registry, model_name)
+    folder = None if is_s3_uri(str(registry)) else Path(registry) / model_name / str(version)
+    return Published(version, str(registry), folder, candidate.metrics)
 
 
 def _prepare(options: TrainOptions, out: TextIO | None) -> tuple[ValidatedData, Rows, Split]:
@@ -205,6 +210,7 @@ def _provenance(data: ValidatedData, parts: Split, options: TrainOptions) -> dic
     return {
         "class_names": {str(number): name for number, name in CLASS_NAMES.items()},
         "data_source": data.location.describe(),
+        "data_uri": data.location.uri or (str(data.location.path) if data.location.path else None),
         "data_layout": str(data.layout),
         "data_fingerprint": data.fingerprint(),
         "rows": parts.rows,
@@ -229,6 +235,11 @@ def _training_facts(
         "training_loss": run.history["loss"][-1],
         "training_accuracy": run.history["accuracy"][-1],
         "training_seconds": round(run.seconds, 2),
+        # per-epoch curves, so that a console can draw them (training_curve.png is the same)
+        "training_history": {
+            name: [round(float(value), 6) for value in values]
+            for name, values in run.history.items()
+        },
     }
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from covertype.defaults import ASSETS_EXTRA, DATA_ENV, METRICS_FILE, MODEL_NAME, MODELS_DIR
+from covertype.tensorflow_logs import import_tensorflow
 from trainer.options import DEFAULT_CV_FOLDS, DEFAULT_EPOCHS
 
 EXIT_DATA_NOT_FOUND = 1
@@ -32,9 +33,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             f"{EXIT_INVALID_DATA} invalid data or arguments, nothing published."
         ),
     )
-    parser.add_argument("--data", type=Path, metavar="PATH", help="Kaggle CSV or UCI covtype.data")
+    parser.add_argument(
+        "--data",
+        metavar="PATH",
+        help="Kaggle CSV or UCI covtype.data, or a registry data URI (s3://...)",
+    )
     parser.add_argument(
         "--models-dir", type=Path, default=MODELS_DIR, help="model base path (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--registry",
+        metavar="URI",
+        help="publish into this registry (a folder or s3://BUCKET[/PREFIX]) instead of "
+        "--models-dir; S3 credentials come from the AWS_* environment variables",
     )
     parser.add_argument("--model-name", default=MODEL_NAME, help="default: %(default)s")
     parser.add_argument(
@@ -63,6 +74,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train and publish; print what was published. Returns the exit code."""
+    from registry.errors import RegistryError
+
+    import_tensorflow()
     from trainer.api import TrainOptions, train_and_publish
     from trainer.data import DataNotFoundError
     from trainer.problems import DataValidationError
@@ -76,13 +90,16 @@ def run_train(args: argparse.Namespace) -> int:
         cv_folds=args.cv,
     )
     try:
-        published = train_and_publish(options, args.models_dir, args.model_name)
+        published = train_and_publish(options, args.registry or args.models_dir, args.model_name)
     except DataValidationError as error:
         print(error.report(limit=_REPORT_LIMIT), file=sys.stderr)
         print("Nothing was published.", file=sys.stderr)
         return EXIT_INVALID_DATA
     except DataNotFoundError as error:
         print(error, file=sys.stderr)
+        return EXIT_DATA_NOT_FOUND
+    except RegistryError as error:
+        print(f"covertype train: {error}", file=sys.stderr)
         return EXIT_DATA_NOT_FOUND
     card = published.metrics
     recall = "  ".join(f"{c}:{r:.3f}" for c, r in card["per_class_recall"].items())
@@ -95,7 +112,8 @@ def run_train(args: argparse.Namespace) -> int:
         else ""
     )
     print(
-        f"Published {args.model_name} version {published.version} at {published.path}\n"
+        f"Published {args.model_name} version {published.version} at "
+        f"{published.path or published.registry}\n"
         f"  test accuracy {card['accuracy']:.4f}  macro F1 {card['macro_f1']:.4f}"
         f"  ({card['evaluated_on']})\n"
         f"{cv_line}"
@@ -103,9 +121,10 @@ def run_train(args: argparse.Namespace) -> int:
         f"  rows used {card['rows']:,} of {card['rows_available']:,}"
         f"  epochs {card['epochs_run']}"
         f"  training {card['training_seconds']:.1f}s\n"
-        f"  data fingerprint {card['data_fingerprint']}\n"
-        f"  model card {published.path / ASSETS_EXTRA / METRICS_FILE} (and plots beside it)"
+        f"  data {card['data_uri']}  fingerprint {card['data_fingerprint']}"
     )
+    if published.path is not None:
+        print(f"  model card {published.path / ASSETS_EXTRA / METRICS_FILE} (and plots beside it)")
     return 0
 
 

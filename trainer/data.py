@@ -1,7 +1,9 @@
 """Finding the training data and reading it, in either of its two layouts.
 
 Discovery order: an explicit path (`--data`), the `COVERTYPE_DATA` environment variable,
-`data/train.csv`, then the UCI set through scikit-learn's cached `fetch_covtype`.
+`data/train.csv`, then the UCI set through scikit-learn's cached `fetch_covtype`. The first
+two may also name a file pushed to a registry (`s3://.../data/sha256/<hex>`, from
+`covertype data push`): it is downloaded once into a local cache and checked.
 
 Layouts: the Kaggle CSV (header with `Id`, the 54 feature names and `Cover_Type`) and the
 UCI `covtype.data` (no header, 54 features then the label), either one optionally gzipped.
@@ -23,6 +25,7 @@ from covertype.defaults import DATA_ENV, TRAIN_CSV
 from covertype.schema import FEATURE_COLUMNS, LABEL_COLUMN
 from trainer.problems import DataValidationError, whole_file
 
+REGISTRY_DATA_SCHEME = "s3://"
 UCI_COLUMNS: tuple[str, ...] = (*FEATURE_COLUMNS, LABEL_COLUMN)
 
 
@@ -43,10 +46,11 @@ class DataLocation:
 
     origin: str  # "--data", "COVERTYPE_DATA", "data/train.csv" or "fetch_covtype"
     path: Path | None
+    uri: str | None = None  # the registry URI a local copy at `path` was fetched from
 
     def describe(self) -> str:
         """Human-readable form, e.g. `/data/train.csv (from --data)`."""
-        where = str(self.path) if self.path is not None else "scikit-learn cache"
+        where = self.uri or (str(self.path) if self.path is not None else "scikit-learn cache")
         return f"{where} (from {self.origin})"
 
 
@@ -67,7 +71,7 @@ class RawTable:
 
 
 def locate_data(
-    explicit: Path | None,
+    explicit: Path | str | None,
     environ: Mapping[str, str] = os.environ,
     default_file: Path = TRAIN_CSV,
 ) -> DataLocation:
@@ -79,9 +83,9 @@ def locate_data(
     """
     env_value = environ.get(DATA_ENV, "").strip()
     if explicit is not None:
-        return _existing(DataLocation("--data", Path(explicit).absolute()))
+        return _named("--data", str(explicit))
     if env_value:
-        return _existing(DataLocation(DATA_ENV, Path(env_value).absolute()))
+        return _named(DATA_ENV, env_value)
     if default_file.is_file():
         return DataLocation(str(default_file), default_file.absolute())
     return DataLocation("fetch_covtype", None)
@@ -133,7 +137,8 @@ def options_text() -> str:
     """The list of places data can come from, for error messages."""
     return (
         "Give the data in one of these ways (tried in this order):\n"
-        "  1. covertype train --data PATH\n"
+        "  1. covertype train --data PATH (or a registry data URI s3://..., see\n"
+        "     `covertype data push FILE --registry URI`)\n"
         f"  2. the environment variable {DATA_ENV}=PATH\n"
         f"  3. a file at {TRAIN_CSV} (relative to the current directory)\n"
         "  4. scikit-learn's fetch_covtype, which downloads the UCI set once and caches it\n"
@@ -143,6 +148,26 @@ def options_text() -> str:
         "covtype.data (no header, 54 features then the label), optionally gzipped (.gz).\n"
         "See data/README.md."
     )
+
+
+def _named(origin: str, text: str) -> DataLocation:
+    """The file a user named: a local path, or a registry data URI fetched into the cache."""
+    if not text.startswith(REGISTRY_DATA_SCHEME):
+        return _existing(DataLocation(origin, Path(text).absolute()))
+    from registry.data import fetch_data
+    from registry.errors import RegistryError
+    from registry.uri import RegistryURIError
+
+    try:
+        return DataLocation(origin, fetch_data(text, _cache_dir()), uri=text)
+    except (RegistryError, RegistryURIError) as error:
+        raise DataNotFoundError(f"Data file not available: {error}\n{options_text()}") from error
+
+
+def _cache_dir() -> Path:
+    """Where fetched data files are kept, by digest: `$XDG_CACHE_HOME/covertype/data`."""
+    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache_home) / "covertype" / "data"
 
 
 def _existing(location: DataLocation) -> DataLocation:

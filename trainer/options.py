@@ -11,7 +11,7 @@ DEFAULT_CV_FOLDS = 5
 class TrainOptions:
     """What to train on and for how long. `data=None` means the discovery order."""
 
-    data: Path | None = None
+    data: Path | str | None = None  # a path, or a registry data URI (s3://...)
     epochs: int = DEFAULT_EPOCHS  # the learning-rate schedule spans them all
     seed: int = 0
     sample: int | None = None  # stratified sample of N rows before splitting; None: all rows

@@ -139,11 +139,7 @@ def _check_domain(
     infinite = np.isinf(column)
     rule = "must be a finite number"
     _add(problems, feature.name, rule, "value {0:g} " + rule, lines, infinite, column)
-    outside = np.zeros(len(column), dtype=bool)
-    if feature.minimum is not None:
-        outside |= column < feature.minimum
-    if feature.maximum is not None:
-        outside |= column > feature.maximum
+    outside = (column < feature.minimum) | (column > feature.maximum)
     rule = feature.rule()
     _add(problems, feature.name, rule, "value {0:g} " + rule, lines, outside & ~infinite, column)
 

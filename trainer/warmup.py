@@ -4,7 +4,6 @@
 each `predict_log.request` is a `PredictRequest` for `serving_default` with real rows.
 """
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -43,9 +42,3 @@ def write_warmup_file(path: Path, batches: list[np.ndarray], model_name: str = M
                 predict_log=prediction_log_pb2.PredictLog(request=predict_request(rows, model_name))
             )
             writer.write(log.SerializeToString())
-
-
-def read_warmup_file(path: Path) -> Iterator[prediction_log_pb2.PredictionLog]:
-    """The PredictionLogs stored in a warmup file, in order."""
-    for record in tf.data.TFRecordDataset(str(path)):
-        yield prediction_log_pb2.PredictionLog.FromString(record.numpy())

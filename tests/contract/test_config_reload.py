@@ -1,11 +1,15 @@
-"""HandleReloadConfigRequest replaces the config: version policy, labels, models left out."""
+"""HandleReloadConfigRequest replaces the config: version policy, labels, models left out;
+the polled config file is applied again on every poll."""
+
+from pathlib import Path
 
 import grpc
 import numpy as np
 import pytest
 
-from tests.contract.conftest import MODEL, ServerFactory, Target
-from tests.contract.serving_api import model_config, wait_until
+from tests.contract.conftest import EXTERNAL_GRPC, LOCAL_FLAGS, MODEL, ServerFactory, Target
+from tests.contract.serving_api import ServingClient, model_config, publish, wait_until
+from tests.support.model_server import start_model_server
 
 
 def states_of(target: Target, *versions: int) -> list[str | None]:
@@ -72,3 +76,33 @@ def test_models_left_out_of_the_config_are_unloaded(
     with pytest.raises(grpc.RpcError) as raised:
         target.client.predict(rows)
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_the_polled_config_file_wins_over_a_config_pushed_by_rpc(
+    saved_model: Path, tmp_path: Path, rows: np.ndarray
+) -> None:
+    """TF Serving re-applies --model_config_file on every poll, changed or not."""
+    if EXTERNAL_GRPC:
+        pytest.skip("needs a server started on a config file polled every second")
+    base = tmp_path / MODEL
+    for version in (1, 2):
+        publish(saved_model, base, version)
+    policy = "specific { versions: 1 versions: 2 }"
+    config_file = tmp_path / "models.config"
+    config_file.write_text(str(model_config(MODEL, str(base), policy, {"stable": 1})))
+    flags = [
+        *LOCAL_FLAGS,
+        "--model_config_file_poll_wait_seconds=1",
+        "--allow_version_labels_for_unavailable_models=true",
+    ]
+    with start_model_server(model_config_file=config_file, extra_args=flags) as server:
+        client = ServingClient(server.grpc_target, server.rest_url, MODEL)
+        wait_until(lambda: client.available() == [1, 2], 60, "versions 1 and 2 AVAILABLE")
+        client.reload(model_config(MODEL, str(base), policy, {"stable": 2}))
+        assert client.predict(rows, label="stable").model_spec.version.value == 2
+        wait_until(
+            lambda: client.predict(rows, label="stable").model_spec.version.value == 1,
+            15,
+            "the file's label back after the next poll",
+        )
+        client.close()

@@ -8,9 +8,10 @@ refused by a meta path finder, as it would be missing in the image.
 """
 
 import importlib.metadata
+import itertools
 import json
-import re
 import shlex
+import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -18,10 +19,22 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from .manifests import instructions
+from .manifests import REPO, instructions, venv_tool
 
 PROJECT = "covertype"
-PROJECT_PACKAGES = frozenset({"covertype", "gateway", "protos", "tfserving", "trainer"})
+PROJECT_PACKAGES = frozenset(
+    {
+        "console",
+        "covertype",
+        "gateway",
+        "monitoring",
+        "protos",
+        "registry",
+        "release",
+        "tfserving",
+        "trainer",
+    }
+)
 
 # Runs in the child interpreter: argv[1] is the JSON list of refused top-level modules,
 # the rest is the `covertype` command line.
@@ -56,11 +69,34 @@ def copied_packages(dockerfile: Path) -> set[str]:
     return copied & PROJECT_PACKAGES
 
 
+def sync_command(dockerfile: Path) -> list[str]:
+    """The arguments of the Dockerfile's one `uv sync` command."""
+    (run,) = [run for run in instructions(dockerfile, "RUN") if "uv sync" in run]
+    words = shlex.split(run)
+    return words[words.index("sync") + 1 :]
+
+
 def installed_extras(dockerfile: Path) -> set[str]:
-    """The extras of the project that the Dockerfile's `pip install` asks for."""
-    (install,) = [run for run in instructions(dockerfile, "RUN") if "pip install" in run]
-    match = re.search(r"\.\[([\w,-]+)\]", install)
-    return set(match.group(1).split(",")) if match else set()
+    """The extras of the project that the Dockerfile's `uv sync` installs."""
+    return _extras(sync_command(dockerfile))
+
+
+def _extras(sync_arguments: Sequence[str]) -> set[str]:
+    return {value for flag, value in itertools.pairwise(sync_arguments) if flag == "--extra"}
+
+
+def locked_distributions(sync_arguments: Sequence[str]) -> set[str]:
+    """Canonical names of what `uv sync <sync_arguments>` installs from uv.lock (no project)."""
+    extras = [f"--extra={value}" for value in _extras(sync_arguments)]
+    exported = subprocess.run(
+        [venv_tool("uv"), "export", "--locked", "--no-emit-project", "--no-hashes", *extras],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lines = (line.split(";")[0].strip() for line in exported.splitlines())
+    return {canonicalize_name(line.split("==")[0]) for line in lines if "==" in line}
 
 
 def dependency_closure(distribution: str, extras: Iterable[str]) -> set[str]:

@@ -21,13 +21,33 @@ from tensorflow_serving.config import model_server_config_pb2
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "compose.yaml"
+# Registry mode: `docker compose -f compose.yaml -f compose.registry.yaml ...`.
+COMPOSE_REGISTRY_FILE = REPO / "compose.registry.yaml"
 K8S_DIR = REPO / "deploy" / "k8s"
 K8S_BASE = K8S_DIR / "base"
 K8S_OVERLAYS = sorted(p for p in (K8S_DIR / "overlays").iterdir() if p.is_dir())
 GATEWAY_DOCKERFILE = REPO / "gateway" / "Dockerfile"
 TRAINER_DOCKERFILE = REPO / "trainer" / "Dockerfile"
-DOCKERFILES = (GATEWAY_DOCKERFILE, TRAINER_DOCKERFILE)
+REGISTRY_DOCKERFILE = REPO / "registry" / "Dockerfile"
+CONSOLE_DOCKERFILE = REPO / "console" / "Dockerfile"
+DOCKERFILES = (GATEWAY_DOCKERFILE, TRAINER_DOCKERFILE, REGISTRY_DOCKERFILE, CONSOLE_DOCKERFILE)
 TFSERVING_IMAGE = "tensorflow/serving"
+# `covertype sync`'s flags (issue 12's interface). Credentials and endpoint come only from
+# boto3's standard variables, never from flags or committed files.
+SYNC_FLAGS = frozenset(
+    {
+        "registry",
+        "models-dir",
+        "model-name",
+        "config-file",
+        "poll-seconds",
+        "metrics-host",
+        "metrics-port",
+    }
+)
+AWS_VARIABLES = frozenset(
+    {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"}
+)
 
 
 def venv_tool(name: str) -> str:
@@ -41,6 +61,34 @@ def venv_tool(name: str) -> str:
 def load_yaml(path: Path) -> Any:
     """One YAML document from `path`."""
     return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+# Compose's merge rules for the keys these files use: mappings merge key by key, mounts
+# by container path, the command lines and the healthcheck test are replaced, other
+# sequences are appended.
+_REPLACED = {"command", "entrypoint", "test"}
+
+
+def merge_services(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` applied to `base` as `docker compose -f base -f override` does."""
+    merged = dict(base)
+    for name, value in override.items():
+        merged[name] = _merge(base[name], value) if name in base else value
+    return merged
+
+
+def _merge(base: Any, override: Any, key: str = "") -> Any:
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for name, value in override.items():
+            merged[name] = _merge(base[name], value, name) if name in base else value
+        return merged
+    if key == "volumes":
+        by_target = {mount["target"]: mount for mount in [*base, *override]}
+        return list(by_target.values())
+    if isinstance(base, list) and key not in _REPLACED:
+        return [*base, *(item for item in override if item not in base)]
+    return override
 
 
 def kustomize(folder: Path) -> list[dict[str, Any]]:
@@ -93,6 +141,30 @@ def serve_args(flags: Sequence[str]) -> argparse.Namespace:
     return args
 
 
+def sync_args(arguments: Sequence[str]) -> argparse.Namespace:
+    """`covertype sync ...` parsed by the `covertype` command's own parser.
+
+    Only the interface's flags, each as `--name=value`; fails the test otherwise or if the
+    parser rejects them.
+    """
+    from covertype.cli import build_parser
+
+    command, *flags = arguments
+    assert command == "sync", arguments
+    unknown = set(flag_values(flags)) - SYNC_FLAGS
+    assert not unknown, f"covertype sync has no flags {sorted(unknown)}"
+    try:
+        return build_parser().parse_args(list(arguments))
+    except SystemExit as exit_:
+        pytest.fail(f"`covertype` rejects {list(arguments)} (exit {exit_.code}; see stderr)")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """`KEY=VALUE` lines of a Compose env file or a kustomize secretGenerator `envs` file."""
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
 def flag_values(flags: Sequence[str]) -> dict[str, str]:
     """`--name=value` flags as a dict (the one spelling compose and the manifests use)."""
     values = {}
@@ -119,16 +191,10 @@ def parse_model_server_config(text: str) -> model_server_config_pb2.ModelServerC
 
 
 def pinned_version(package: str) -> str:
-    """The version `pyproject.toml` pins for `package` (in any extra)."""
-    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    requirements = list(project["dependencies"])
-    for extra in project["optional-dependencies"].values():
-        requirements.extend(extra)
-    versions = {
-        req.split("==", 1)[1] for req in requirements if req.split("==", 1)[0].strip() == package
-    }
-    assert len(versions) == 1, f"pyproject.toml pins {package} as {versions or 'nothing'}"
-    return versions.pop()
+    """The version uv.lock pins for `package`."""
+    lock = tomllib.loads((REPO / "uv.lock").read_text(encoding="utf-8"))
+    (version,) = [p["version"] for p in lock["package"] if p["name"] == package]
+    return version
 
 
 def image_tag(image: str) -> tuple[str, str]:

@@ -1,6 +1,5 @@
 """The Dockerfiles: hadolint-clean, non-root, pinned, and their build contexts complete and lean."""
 
-import importlib.metadata
 import json
 import re
 import shlex
@@ -12,9 +11,12 @@ from docker.utils.build import exclude_paths
 
 from covertype import defaults
 
+from .image_env import installed_extras, locked_distributions, sync_command
 from .manifests import (
+    CONSOLE_DOCKERFILE,
     DOCKERFILES,
     GATEWAY_DOCKERFILE,
+    REGISTRY_DOCKERFILE,
     REPO,
     TRAINER_DOCKERFILE,
     final_stage,
@@ -122,20 +124,29 @@ def test_build_context_leaves_out_models_data_venv_and_generated_stubs(
 
 def test_gateway_context_has_neither_trainer_nor_model_server() -> None:
     top_level = {path.split("/")[0] for path in build_context(GATEWAY_DOCKERFILE)}
-    assert not top_level & {"trainer", "tfserving"}, top_level
+    assert not top_level & {"trainer", "tfserving", "console"}, top_level
 
 
 def test_gateway_image_installs_no_tensorflow() -> None:
-    (install,) = [run for run in instructions(GATEWAY_DOCKERFILE, "RUN") if "pip install" in run]
-    assert "[" not in install, "the gateway image installs the base dependencies only"
-    base = [req for req in importlib.metadata.requires("covertype") or [] if "extra ==" not in req]
-    names = {re.split(r"[\[=<>; ]", req, maxsplit=1)[0].lower() for req in base}
-    assert not names & HEAVY_PACKAGES, names
+    assert installed_extras(GATEWAY_DOCKERFILE) == set()
+    assert not locked_distributions(sync_command(GATEWAY_DOCKERFILE)) & HEAVY_PACKAGES
 
 
-def test_gateway_image_is_multi_stage_and_runtime_gets_only_the_venv() -> None:
-    assert len(instructions(GATEWAY_DOCKERFILE, "FROM")) >= 2
-    copies = [i["value"] for i in final_stage(GATEWAY_DOCKERFILE) if i["instruction"] == "COPY"]
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_images_install_exactly_the_lock(dockerfile: Path) -> None:
+    """`uv sync --locked` refuses a lock out of date with pyproject.toml and checks hashes."""
+    arguments = sync_command(dockerfile)
+    assert {"--locked", "--no-editable"} <= set(arguments), arguments
+
+
+@pytest.mark.parametrize(
+    "dockerfile",
+    [GATEWAY_DOCKERFILE, REGISTRY_DOCKERFILE, CONSOLE_DOCKERFILE],
+    ids=lambda p: p.parent.name,
+)
+def test_slim_images_are_multi_stage_and_runtime_gets_only_the_venv(dockerfile: Path) -> None:
+    assert len(instructions(dockerfile, "FROM")) >= 2
+    copies = [i["value"] for i in final_stage(dockerfile) if i["instruction"] == "COPY"]
     assert copies == ["--from=build /opt/venv /opt/venv"]
 
 
@@ -147,8 +158,11 @@ def test_gateway_image_listens_where_its_healthcheck_looks() -> None:
 
 
 def test_trainer_image_installs_the_trainer_and_mounts_data_and_models() -> None:
-    (install,) = [run for run in instructions(TRAINER_DOCKERFILE, "RUN") if "pip install" in run]
-    assert '".[trainer]"' in install
+    # The registry extra: `covertype train --registry s3://...` publishes with boto3.
+    assert installed_extras(TRAINER_DOCKERFILE) == {"trainer", "registry"}
+    assert {"tensorflow", "keras", "boto3"} <= locked_distributions(
+        sync_command(TRAINER_DOCKERFILE)
+    )
     (workdir,) = [
         i["value"] for i in final_stage(TRAINER_DOCKERFILE) if i["instruction"] == "WORKDIR"
     ]
@@ -157,3 +171,73 @@ def test_trainer_image_installs_the_trainer_and_mounts_data_and_models() -> None
         f"{workdir}/{defaults.DATA_DIR}",
         f"{workdir}/{defaults.MODELS_DIR}",
     }
+
+
+def test_registry_context_has_only_the_sync() -> None:
+    top_level = {path.split("/")[0] for path in build_context(REGISTRY_DOCKERFILE)}
+    others = {"trainer", "tfserving", "gateway", "release", "monitoring", "console"}
+    assert not top_level & others, top_level
+
+
+def test_registry_image_installs_boto3_and_no_tensorflow() -> None:
+    assert installed_extras(REGISTRY_DOCKERFILE) == {"registry"}
+    distributions = locked_distributions(sync_command(REGISTRY_DOCKERFILE))
+    assert "boto3" in distributions
+    assert not distributions & HEAVY_PACKAGES, distributions & HEAVY_PACKAGES
+
+
+def image_command_line(dockerfile: Path) -> list[str]:
+    """The image's ENTRYPOINT and CMD (exec form), as one command line."""
+    (entrypoint,) = instructions(dockerfile, "ENTRYPOINT")
+    (command,) = instructions(dockerfile, "CMD")
+    return [*json.loads(entrypoint), *json.loads(command)]
+
+
+def test_registry_image_runs_the_sync_and_checks_its_health_endpoint() -> None:
+    from covertype.cli import build_parser
+
+    program, *arguments = image_command_line(REGISTRY_DOCKERFILE)
+    assert program == "covertype"
+    args = build_parser().parse_args(arguments)
+    assert arguments[0] == "sync" and callable(args.handler)
+    (healthcheck,) = instructions(REGISTRY_DOCKERFILE, "HEALTHCHECK")
+    assert f"http://127.0.0.1:{args.metrics_port}/healthz" in healthcheck
+    assert instructions(REGISTRY_DOCKERFILE, "EXPOSE") == [str(args.metrics_port)]
+    # Inside a container the metrics port must be reachable from outside it.
+    assert args.metrics_host == "0.0.0.0"
+    (volume_owner,) = re.findall(
+        r"install -d -o covertype -g covertype -m 0755 (\S+)",
+        "".join(instructions(REGISTRY_DOCKERFILE, "RUN")),
+    )
+    assert str(args.models_dir) == volume_owner, "the sync must own the models folder it writes"
+
+
+def test_console_context_has_neither_trainer_nor_servers() -> None:
+    top_level = {path.split("/")[0] for path in build_context(CONSOLE_DOCKERFILE)}
+    assert not top_level & {"trainer", "tfserving", "gateway"}, top_level
+    assert {"console", "registry", "release", "monitoring"} <= top_level
+
+
+def test_console_image_installs_httpx_and_boto3_and_no_tensorflow() -> None:
+    assert installed_extras(CONSOLE_DOCKERFILE) == {"console"}
+    distributions = locked_distributions(sync_command(CONSOLE_DOCKERFILE))
+    assert {"httpx", "boto3"} <= distributions
+    assert not distributions & HEAVY_PACKAGES, distributions & HEAVY_PACKAGES
+
+
+def test_console_image_serves_the_console_where_its_healthcheck_looks() -> None:
+    from console.settings import DEFAULT_PORT
+    from covertype.cli import build_parser
+
+    program, *arguments = image_command_line(CONSOLE_DOCKERFILE)
+    assert program == "covertype"
+    args = build_parser().parse_args(arguments)
+    assert arguments[0] == "console" and callable(args.handler)
+    assert args.port == DEFAULT_PORT
+    # Inside a container the console must be reachable from outside it.
+    assert args.host == "0.0.0.0"
+    (healthcheck,) = instructions(CONSOLE_DOCKERFILE, "HEALTHCHECK")
+    assert f"http://127.0.0.1:{args.port}/healthz" in healthcheck
+    assert instructions(CONSOLE_DOCKERFILE, "EXPOSE") == [str(args.port)]
+    # The gateway's service name in compose and in the Kubernetes manifests.
+    assert args.gateway == f"http://gateway:{defaults.GATEWAY_PORT}"

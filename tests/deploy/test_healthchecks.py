@@ -2,17 +2,21 @@
 
 No container runs here, so each check's own command runs on this machine against the
 real servers: the model server check (bash, as in the tensorflow/serving image) against
-`covertype serve`, which answers TF Serving's REST model status the same way, and the
-gateway checks (Python, as in the gateway image) against `covertype gateway`. Only the
-port numbers are swapped for the free ports the servers got.
+`covertype serve`, which answers TF Serving's REST model status the same way, the
+gateway checks (Python, as in the gateway image) against `covertype gateway`, and the
+console checks against `covertype console`. Only the port numbers are swapped for the
+free ports the servers got.
 """
 
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+from console.settings import DEFAULT_PORT as CONSOLE_PORT
 from covertype import defaults
+from tests.support.console import start_console
 from tests.support.gateway import RunningGateway, start_gateway
 from tests.support.model_server import RunningModelServer
 from tests.support.ports import free_port
@@ -20,6 +24,7 @@ from tests.support.ports import free_port
 from .conftest import UNPUBLISHED_MODEL
 from .manifests import (
     COMPOSE_FILE,
+    CONSOLE_DOCKERFILE,
     GATEWAY_DOCKERFILE,
     K8S_BASE,
     containers,
@@ -93,19 +98,34 @@ def test_tfserving_check_fails_when_nothing_listens() -> None:
     assert run(tfserving_check(free_port())) != 0
 
 
+def python_code(command: list[str]) -> str:
+    """The code of a `python -c CODE` check (the images' Python is the venv's)."""
+    program, flag, code = command
+    assert (program, flag) == ("python", "-c")
+    return code
+
+
+def dockerfile_check(dockerfile: Path) -> str:
+    """The code of the Dockerfile's `HEALTHCHECK CMD ["python", "-c", CODE]`."""
+    (healthcheck,) = instructions(dockerfile, "HEALTHCHECK")
+    return python_code(json.loads(healthcheck[healthcheck.index("CMD") + len("CMD") :].strip()))
+
+
+def aimed_at(code: str, default_port: int, port: int) -> list[str]:
+    """`code` run by this Python, asking `port` instead of `default_port`."""
+    default_url = f"http://127.0.0.1:{default_port}/"
+    assert default_url in code
+    return [sys.executable, "-c", code.replace(default_url, f"http://127.0.0.1:{port}/")]
+
+
 def gateway_checks(port: int) -> list[tuple[list[str], dict[str, str]]]:
     """The Dockerfile's and compose's gateway checks, as the venv's Python runs them."""
-    (healthcheck,) = instructions(GATEWAY_DOCKERFILE, "HEALTHCHECK")
-    exec_form = healthcheck[healthcheck.index("CMD") + len("CMD") :].strip()
-    program, flag, code = json.loads(exec_form)
-    assert (program, flag) == ("python", "-c")
-    image_check = ([sys.executable, "-c", code], {"COVERTYPE_GATEWAY_PORT": str(port)})
-    program, flag, code = compose_check("gateway")
-    assert (program, flag) == ("python", "-c")
-    default_url = f"http://127.0.0.1:{defaults.GATEWAY_PORT}/"
-    assert default_url in code
-    compose_code = code.replace(default_url, f"http://127.0.0.1:{port}/")
-    return [image_check, ([sys.executable, "-c", compose_code], {})]
+    image_check = (
+        [sys.executable, "-c", dockerfile_check(GATEWAY_DOCKERFILE)],
+        {"COVERTYPE_GATEWAY_PORT": str(port)},
+    )
+    compose_code = python_code(compose_check("gateway"))
+    return [image_check, (aimed_at(compose_code, defaults.GATEWAY_PORT, port), {})]
 
 
 def test_gateway_checks_pass_while_the_gateway_is_ready(gateway: RunningGateway) -> None:
@@ -117,3 +137,22 @@ def test_gateway_checks_fail_while_the_model_server_is_down() -> None:
     with start_gateway(f"127.0.0.1:{free_port()}") as lonely:
         for command, env in gateway_checks(port_of(lonely.url)):
             assert run(command, env) != 0, command
+
+
+def console_checks(port: int) -> list[list[str]]:
+    """The Dockerfile's and compose's console checks, as the venv's Python runs them."""
+    return [
+        aimed_at(dockerfile_check(CONSOLE_DOCKERFILE), CONSOLE_PORT, port),
+        aimed_at(python_code(compose_check("console")), CONSOLE_PORT, port),
+    ]
+
+
+def test_console_checks_pass_while_the_console_serves(gateway: RunningGateway) -> None:
+    with start_console(gateway.url) as console:
+        for command in console_checks(port_of(console.url)):
+            assert run(command) == 0, command
+
+
+def test_console_checks_fail_when_nothing_listens() -> None:
+    for command in console_checks(free_port()):
+        assert run(command) != 0, command

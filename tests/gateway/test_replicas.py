@@ -94,8 +94,12 @@ def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def takes_traffic(replica: RunningModelServer, timeout: float = 30.0) -> None:
-    """Wait until the replica's OK counter grows (the load is running)."""
+def takes_traffic(replica: RunningModelServer, timeout: float = 90.0) -> None:
+    """Wait until the replica's OK counter grows (the load is running).
+
+    The bound is generous: on a loaded 2-core machine a restarted replica can
+    take tens of seconds before the gateway's next reconnect reaches it.
+    """
     before = served(replica)
     eventually(lambda: served(replica) > before, timeout, f"{replica.grpc_target} gets traffic")
 

@@ -24,7 +24,7 @@ from covertype.schema import (
     SOIL_COLUMNS,
     WILDERNESS_COLUMNS,
 )
-from gateway.report import with_rotated
+from monitoring.report import with_rotated
 from tests.support.gateway import start_gateway
 from tests.support.load import LoopingClients
 from tests.support.model_server import RunningModelServer, start_model_server

@@ -7,8 +7,8 @@ import pytest
 
 from covertype.cli import main
 from covertype.schema import FEATURE_COLUMNS, NUMERIC_COLUMNS
-from gateway import report
 from gateway.prediction_log import PredictionLog, PredictionLogSettings
+from monitoring import report
 
 
 def _row(elevation: float, soil: int) -> list[float]:

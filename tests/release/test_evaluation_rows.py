@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from trainer.release.candidates import (
+from release.candidates import (
     BOTH,
     CANDIDATE_ONLY,
     CandidateError,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from trainer.release.gate import FORCED, HALTED, PASSED, GateThresholds, Measurement, decide
+from release.gate import FORCED, HALTED, PASSED, GateThresholds, Measurement, decide
 
 THRESHOLDS = GateThresholds(
     min_accuracy=0.80, max_accuracy_drop=0.01, max_macro_f1_drop=0.02, max_latency_ratio=1.5

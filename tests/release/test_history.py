@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from trainer.release.history import build_rows, render
-from trainer.release.record import Event, ReleaseEvent
-from trainer.release.serving import VersionStatus
+from release.history import build_rows, render
+from release.record import Event, ReleaseEvent
+from release.serving import VersionStatus
 
 
 def _version_folder(folder: Path, accuracy: float) -> None:

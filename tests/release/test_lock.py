@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from trainer.release.lock import LockTimeout, release_lock
+from release.lock import LockTimeout, release_lock
 
 
 def _hold(models_dir: str, held: object, release: object) -> None:

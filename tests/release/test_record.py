@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from trainer.release.record import (
+from release.record import (
     Event,
     RecordError,
     ReleaseEvent,

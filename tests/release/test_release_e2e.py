@@ -1,10 +1,11 @@
 """The release pipeline end to end: real trainer, model server and gateway processes.
 
-One stack for the module, started on an empty base path; the tests run in file
-order, each one building on the state the previous left (the release history is
-the subject). The model server runs from the `models.config` the release tools
-manage, polling it, as a deployment would. Candidates are tiny (a few hundred to a
-few thousand rows, 1-3 epochs) so the module stays within a few minutes on 2 cores.
+Each test starts its own stack on an empty base path. The release history is the
+subject of `test_a_release_history`: its steps run in order inside that one test, each
+building on the state the previous left, so every test runs alone and in any order.
+The model server runs from the `models.config` the release tools manage, polling it,
+as a deployment would. Candidates are tiny (a few hundred to a few thousand rows, 1-3
+epochs) so the module stays within a few minutes on 2 cores.
 """
 
 import contextlib
@@ -14,7 +15,7 @@ import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,9 @@ import pytest
 from covertype.cli import main
 from covertype.defaults import MODEL_NAME
 from covertype.schema import EXAMPLE_OBSERVATION
+from release.candidates import BOTH, CANDIDATE_ONLY
 from tests.support.gateway import RunningGateway, start_gateway
 from tests.support.model_server import RunningModelServer, start_model_server
-from trainer.release.candidates import BOTH, CANDIDATE_ONLY
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -109,11 +110,11 @@ class Stack:
         return sorted(p.name for p in self.base.iterdir() if p.name.isdigit())
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, train_csv: Path) -> Iterator[Stack]:
-    from trainer.release.server_config import default_config, save_config
+@pytest.fixture
+def stack(tmp_path: Path, train_csv: Path) -> Iterator[Stack]:
+    from release.server_config import default_config, save_config
 
-    models_dir = tmp_path_factory.mktemp("release") / "models"
+    models_dir = tmp_path / "models"
     (models_dir / MODEL_NAME).mkdir(parents=True)
     config_file = models_dir / "models.config"
     save_config(config_file, default_config(models_dir, MODEL_NAME))
@@ -133,6 +134,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory, train_csv: Path) -> Iterator
         )
         with gateway:
             yield Stack(models_dir, server, gateway, train_csv)
+
+
+def _wait_until(condition: Callable[[], bool], what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within {seconds:g} s"
+        time.sleep(0.05)
 
 
 def _ok(result: CliResult, code: int = 0) -> str:
@@ -155,7 +163,7 @@ def test_invalid_data_stops_before_training(stack: Stack, tmp_path: Path) -> Non
     assert stack.run_events(out) == ["failed"]
 
 
-def test_first_release_from_an_empty_base_path(stack: Stack) -> None:
+def _first_release_from_an_empty_base_path(stack: Stack) -> None:
     out = _ok(stack.release("--data", str(stack.train_csv), *GOOD, "--reason", "first"))
 
     assert "RELEASED version 1" in out
@@ -172,7 +180,7 @@ def test_first_release_from_an_empty_base_path(stack: Stack) -> None:
     assert not list((stack.models_dir / ".candidates").glob("*/*")), "published: workdir removed"
 
 
-def test_a_worse_candidate_is_halted_and_the_live_version_untouched(stack: Stack) -> None:
+def _a_worse_candidate_is_halted_and_the_live_version_untouched(stack: Stack) -> None:
     out = _ok(stack.release("--data", str(stack.train_csv), *WORSE), 3)
 
     assert "HALTED by the gate (nothing published)" in out
@@ -189,7 +197,7 @@ def test_a_worse_candidate_is_halted_and_the_live_version_untouched(stack: Stack
     assert kept.is_dir() and stack.models_dir / ".candidates" in kept.parents
 
 
-def test_a_forced_release_bypasses_the_gate_and_says_so(stack: Stack) -> None:
+def _a_forced_release_bypasses_the_gate_and_says_so(stack: Stack) -> None:
     out = _ok(stack.release("--data", str(stack.train_csv), *WORSE, "--force"))
 
     assert "RELEASED version 2" in out and "gate bypassed with --force" in out
@@ -199,8 +207,8 @@ def test_a_forced_release_bypasses_the_gate_and_says_so(stack: Stack) -> None:
     assert gate["details"]["verdict"] == "forced"
 
 
-def test_labels_load_a_version_and_route_requests(stack: Stack) -> None:
-    from trainer.release.server_config import labels_of, load_config, model_config
+def _labels_load_a_version_and_route_requests(stack: Stack) -> None:
+    from release.server_config import labels_of, load_config, model_config
 
     # Under `latest 1` version 1 is unloaded: the label must load it first.
     _ok(stack.tool("label", "stable", "1"))
@@ -228,7 +236,7 @@ def test_labels_load_a_version_and_route_requests(stack: Stack) -> None:
     assert [e["version"] for e in labelled] == [1, 2, 1, 2]
 
 
-def test_a_version_that_fails_to_load_is_rolled_back(
+def _a_version_that_fails_to_load_is_rolled_back(
     stack: Stack, tiny_candidate: Any, tmp_path: Path
 ) -> None:
     broken = tmp_path / "broken-candidate"
@@ -247,7 +255,7 @@ def test_a_version_that_fails_to_load_is_rolled_back(
     ]  # fmt: skip
 
 
-def test_rollback_while_a_client_loops_fails_no_request(stack: Stack) -> None:
+def _rollback_while_a_client_loops_fails_no_request(stack: Stack) -> None:
     answers: Counter[int] = Counter()
     failures: list[str] = []
     stop = threading.Event()
@@ -273,9 +281,9 @@ def test_rollback_while_a_client_loops_fails_no_request(stack: Stack) -> None:
     thread = threading.Thread(target=client)
     thread.start()
     try:
-        time.sleep(1.0)
+        _wait_until(lambda: answers[2] > 0 or bool(failures), "an answer from version 2")
         out = _ok(stack.tool("rollback", "--reason", "bad canary"))
-        time.sleep(1.0)
+        _wait_until(lambda: answers[1] > 0 or bool(failures), "an answer from version 1")
     finally:
         stop.set()
         thread.join(timeout=30)
@@ -292,7 +300,7 @@ def test_rollback_while_a_client_loops_fails_no_request(stack: Stack) -> None:
     assert archived[-1]["version"] == 2 and archived[-1]["reason"] == "bad canary"
 
 
-def test_versions_table_tells_the_whole_story(stack: Stack) -> None:
+def _versions_table_tells_the_whole_story(stack: Stack) -> None:
     out = _ok(stack.tool("versions"))
     rows = out.splitlines()[1:]
     by_version = {row.split()[0]: row.split() for row in rows}
@@ -303,3 +311,15 @@ def test_versions_table_tells_the_whole_story(stack: Stack) -> None:
     halted = [row for row in rows if row.startswith("-(")]
     assert len(halted) == 1 and halted[0].split()[1] == "halted"
     assert len(rows) == 4
+
+
+def test_a_release_history(stack: Stack, tiny_candidate: Any, tmp_path: Path) -> None:
+    """First release, a halted candidate, a forced one, labels, a version that fails to load,
+    a rollback under load, and the versions table that tells it all."""
+    _first_release_from_an_empty_base_path(stack)
+    _a_worse_candidate_is_halted_and_the_live_version_untouched(stack)
+    _a_forced_release_bypasses_the_gate_and_says_so(stack)
+    _labels_load_a_version_and_route_requests(stack)
+    _a_version_that_fails_to_load_is_rolled_back(stack, tiny_candidate, tmp_path)
+    _rollback_while_a_client_loops_fails_no_request(stack)
+    _versions_table_tells_the_whole_story(stack)

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from trainer.release import server_config, transition
-from trainer.release.rollback import RollbackError, plan
+from release import server_config, transition
+from release.rollback_plan import RollbackError, plan
 
 CONFIG_TEXT = """
 model_config_list {

@@ -12,35 +12,27 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Self
-
-import httpx
+from typing import Any
 
 from covertype import defaults
 from tests.support import free_port
+from tests.support.service import (
+    RunningService,
+    ServiceStartError,
+    wait_until_healthy,
+)
 
 START_TIMEOUT_SECONDS = 30.0
-STOP_TIMEOUT_SECONDS = 10.0
 
 
-class GatewayStartError(RuntimeError):
+class GatewayStartError(ServiceStartError):
     """The gateway exited or did not answer in time; the message carries its log."""
 
 
-class RunningGateway:
+class RunningGateway(RunningService):
     """A gateway subprocess; a context manager that stops it on exit."""
-
-    def __init__(self, process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-        self.process = process
-        self.url = url
-        self.log_path = log_path
-
-    def log(self) -> str:
-        """Everything the gateway has written so far."""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def access_log(self) -> list[dict[str, Any]]:
         """The access log entries written so far, oldest first."""
@@ -51,22 +43,6 @@ class RunningGateway:
                 if entry.get("logger") == "covertype.gateway.access":
                     entries.append(entry)
         return entries
-
-    def stop(self) -> None:
-        """Terminate (SIGTERM, then SIGKILL after a grace period) and wait."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 def start_gateway(
@@ -100,16 +76,5 @@ def start_gateway(
             start_new_session=new_session,
         )
     gateway = RunningGateway(process, f"http://{defaults.HOST}:{port}", log_path)
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise GatewayStartError(f"gateway exited with {process.returncode}:\n{gateway.log()}")
-        try:
-            if httpx.get(f"{gateway.url}/healthz", timeout=1.0).status_code == 200:
-                return gateway
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            gateway.stop()
-            raise GatewayStartError(f"gateway not healthy after {timeout:.0f}s:\n{gateway.log()}")
-        time.sleep(0.1)
+    wait_until_healthy(gateway, "gateway", timeout, GatewayStartError)
+    return gateway

@@ -22,6 +22,7 @@ import grpc
 from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
 
 from covertype import defaults
+from covertype.processes import stop_process
 from tests.support.ports import free_port
 
 START_TIMEOUT_SECONDS = 120.0
@@ -54,14 +55,7 @@ class RunningModelServer:
 
     def stop(self) -> int | None:
         """SIGTERM, then SIGKILL after a grace period; return the exit code."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, STOP_TIMEOUT_SECONDS)
 
     def __enter__(self) -> Self:
         return self

@@ -73,7 +73,7 @@ def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 def state(monitor: ServableStateMonitor, version: int) -> ManagerState | None:
-    found = monitor.get_state(ServableId("m", version))
+    found = monitor.get_version_states("m").get(version)
     return found.manager_state if found else None
 
 
@@ -99,15 +99,14 @@ def test_a_new_version_is_loaded_before_the_old_one_is_unloaded(
     gate = threading.Event()
     new = Loader(2, gate=gate)
     aspire(manager, new)
-    eventually(lambda: state(monitor, 2) is ManagerState.LOADING)
-    time.sleep(0.05)
+    eventually(lambda: state(monitor, 2) is ManagerState.LOADING)  # held by its gate
     assert latest(manager) == "servable-1"
     assert state(monitor, 1) is ManagerState.AVAILABLE
     gate.set()
     eventually(lambda: state(monitor, 1) is ManagerState.END)
     assert latest(manager) == "servable-2"
     assert old.unloaded == ["servable-1"]
-    assert monitor.get_state(ServableId("m", 1)).health is None
+    assert monitor.get_version_states("m")[1].health is None
 
 
 def test_a_failing_version_is_retried_then_ends_with_its_error(
@@ -119,7 +118,7 @@ def test_a_failing_version_is_retried_then_ends_with_its_error(
     aspire(manager, broken)
     eventually(lambda: state(monitor, 2) is ManagerState.END)
     assert broken.attempts == 3  # the first try and max_num_load_retries=2 retries
-    health = monitor.get_state(ServableId("m", 2)).health
+    health = monitor.get_version_states("m")[2].health
     assert health is not None
     assert health.code == grpc.StatusCode.INVALID_ARGUMENT
     assert "version 2 is broken" in health.message

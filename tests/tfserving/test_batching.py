@@ -3,7 +3,7 @@
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import grpc
 import numpy as np
@@ -24,6 +24,7 @@ class AffineSession:
     def __init__(self, delay: float = 0.0, gate: threading.Event | None = None) -> None:
         self.delay = delay
         self.gate = gate
+        self.entered = threading.Event()  # a batch thread is running a batch
         self.batch_sizes: list[int] = []
 
     def run(
@@ -33,6 +34,7 @@ class AffineSession:
         output_names: Sequence[str],
         timeout_in_ms: int = 0,
     ) -> dict[str, np.ndarray]:
+        self.entered.set()
         if self.gate is not None:
             assert self.gate.wait(10)
         x = inputs["x"]
@@ -103,20 +105,22 @@ def test_a_task_larger_than_a_batch_is_refused(scheduler: SharedBatchScheduler) 
 
 
 def test_a_full_queue_answers_unavailable(scheduler: SharedBatchScheduler) -> None:
+    """One batch runs (held), one may wait: of two more calls, one waits and one is refused."""
     gate = threading.Event()
-    session = batching(
-        AffineSession(gate=gate), scheduler, Metrics(), max_batch_size=1, max_enqueued_batches=1
-    )
-    with ThreadPoolExecutor(2) as pool:
+    wrapped = AffineSession(gate=gate)
+    session = batching(wrapped, scheduler, Metrics(), max_batch_size=1, max_enqueued_batches=1)
+    with ThreadPoolExecutor(3) as pool:
         first = pool.submit(session.run, "sig", {"x": rows(0, 1)}, ["y"])
-        time.sleep(0.1)  # the batch thread now holds the first task
-        second = pool.submit(session.run, "sig", {"x": rows(3, 1)}, ["y"])
-        time.sleep(0.1)  # the second task fills the only queue slot
-        with pytest.raises(ServingError) as raised:
-            session.run("sig", {"x": rows(6, 1)}, ["y"])
+        assert wrapped.entered.wait(10), "the batch thread never took the first task"
+        later = [pool.submit(session.run, "sig", {"x": rows(3 * i, 1)}, ["y"]) for i in (1, 2)]
+        done, _ = wait(later, timeout=10, return_when=FIRST_COMPLETED)
+        (refused,) = done  # the other one waits in the queue until the gate opens
         gate.set()
+        (queued,) = (future for future in later if future is not refused)
         np.testing.assert_array_equal(first.result()["y"], 2 * rows(0, 1) + 1)
-        np.testing.assert_array_equal(second.result()["y"], 2 * rows(3, 1) + 1)
+        assert queued.result()["y"].shape == (1, 3)
+    with pytest.raises(ServingError) as raised:
+        refused.result()
     assert raised.value.code == grpc.StatusCode.UNAVAILABLE
     assert "queue" in raised.value.message and "is full" in raised.value.message
 

@@ -37,7 +37,8 @@ def refuses_connections(address: str) -> bool:
     host, port = address.rsplit(":", 1)
     try:
         socket.create_connection((host, int(port)), timeout=1).close()
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
+        # A reset answers a connect that raced the listener's close.
         return True
     return False
 

@@ -5,12 +5,12 @@ from pathlib import Path
 import pytest
 from google.protobuf import text_format
 
+from covertype.versions import parse_version
 from tfserving.sources.file_system_storage_path_source import (
     FileSystemStoragePathSource,
     ServableToMonitor,
     ServableVersionPolicy,
     incomplete_reason,
-    parse_version,
     versions_to_serve,
 )
 

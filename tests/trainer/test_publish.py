@@ -13,19 +13,36 @@ from typing import Any
 import pytest
 
 from covertype.defaults import MODEL_NAME
+from covertype.durable import rename_noreplace
+from registry.folder_store import STAGING_PREFIX
+from registry.manifest import MANIFEST_FILE, Manifest, sha256_of
 from tests.conftest import REPO_ROOT
 from trainer.publish import (
-    STAGING_PREFIX,
     IncompleteCandidateError,
     existing_versions,
     publish_version,
-    rename_noreplace,
 )
 
 
 def files_in(folder: Path) -> dict[str, int]:
-    """Relative path -> size of every file under `folder`."""
-    return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
+    """Relative path -> size of every file under `folder`, but the registry's manifest."""
+    return {
+        str(p.relative_to(folder)): p.stat().st_size
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != MANIFEST_FILE
+    }
+
+
+def test_a_published_folder_carries_the_manifest_of_its_files(
+    tiny_candidate: Any, tmp_path: Path
+) -> None:
+    version = publish_version(tiny_candidate.path, tmp_path)
+    folder = tmp_path / MODEL_NAME / str(version)
+    manifest = Manifest.from_json((folder / MANIFEST_FILE).read_bytes())
+    assert manifest.version == version
+    assert {f.path: f.size for f in manifest.files} == files_in(tiny_candidate.path)
+    assert all(sha256_of(folder / f.path) == f.sha256 for f in manifest.files)
+    assert manifest.card.accuracy == tiny_candidate.metrics["accuracy"]
 
 
 def test_numbers_start_at_one_and_follow_the_highest(tiny_candidate: Any, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 from matplotlib.image import imread
 from tensorflow.python.tools import saved_model_utils
+from tensorflow_serving.apis import prediction_log_pb2
 
 from covertype.defaults import (
     ASSETS_EXTRA,
@@ -29,7 +30,6 @@ from tests.conftest import REPO_ROOT, PublishTiny
 from trainer.api import load_validated_data
 from trainer.card import CONFUSION_MATRIX_PLOT, TRAINING_CURVE_PLOT
 from trainer.splits import Rows, split, stratified_sample
-from trainer.warmup import read_warmup_file
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,8 @@ def test_the_model_uses_the_features(loaded: Any, raw_rows: np.ndarray) -> None:
 def test_warmup_requests_are_real_rows_the_model_answers(
     version_dir: Path, loaded: Any, train_csv: Path
 ) -> None:
-    logs = list(read_warmup_file(version_dir / ASSETS_EXTRA / WARMUP_FILE))
+    records = tf.data.TFRecordDataset(str(version_dir / ASSETS_EXTRA / WARMUP_FILE))
+    logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in records]
     assert len(logs) >= 2
     data = load_validated_data(train_csv)
     known_rows = {row.tobytes() for row in data.features}

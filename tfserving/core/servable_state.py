@@ -44,11 +44,6 @@ class ServableStateMonitor:
         with self._lock:
             self._states.setdefault(state.id.name, {})[state.id.version] = state
 
-    def get_state(self, servable_id: ServableId) -> ServableState | None:
-        """The latest state of one version, if it was ever managed."""
-        with self._lock:
-            return self._states.get(servable_id.name, {}).get(servable_id.version)
-
     def get_version_states(self, name: str) -> dict[int, ServableState]:
         """The latest state of every version of `name` ever managed."""
         with self._lock:

@@ -370,8 +370,9 @@ class Server:
                     error=f"{error.parse_error} {error}".strip(),
                 )
                 continue
-            if config == applied:
-                continue
+            # Re-applied on every poll, changed or not, as TF Serving's
+            # PollFilesystemAndReloadConfig does: a config pushed by RPC since the last
+            # poll (a label, say) gives way to the file's.
             try:
                 self._core.reload_config(config)
             except ServingError as error:
@@ -379,13 +380,14 @@ class Server:
                     logger, "config_reload_failed", logging.ERROR, source=path, error=str(error)
                 )
                 continue
-            applied = config
-            log_event(
-                logger,
-                "config_reloaded",
-                source=path,
-                models=[m.name for m in config.model_config_list.config],
-            )
+            if config != applied:
+                applied = config
+                log_event(
+                    logger,
+                    "config_reloaded",
+                    source=path,
+                    models=[m.name for m in config.model_config_list.config],
+                )
 
     # -- stop -----------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tensorflow_serving.config import file_system_storage_path_source_pb2
 
+from covertype.versions import parse_version
 from tfserving.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,6 @@ _SourceConfig = file_system_storage_path_source_pb2.FileSystemStoragePathSourceC
 ServableVersionPolicy = _SourceConfig.ServableVersionPolicy
 AspiredVersionsCallback = Callable[[str, list[tuple[int, Path]]], None]
 
-_MAX_VERSION = 2**63 - 1
 _SHARD = re.compile(r"^variables\.data-(\d+)-of-(\d+)$")
 
 
@@ -36,14 +36,6 @@ class ServableToMonitor:
     name: str
     base_path: str
     version_policy: ServableVersionPolicy
-
-
-def parse_version(folder_name: str) -> int | None:
-    """The version number of a folder name made only of digits, else None."""
-    if not folder_name.isascii() or not folder_name.isdigit():
-        return None
-    version = int(folder_name)
-    return version if version <= _MAX_VERSION else None
 
 
 def incomplete_reason(version_dir: Path) -> str | None:

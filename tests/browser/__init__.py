@@ -1,0 +1,1 @@
+"""Browser tests: pages the project serves, rendered by a real headless Chromium."""
