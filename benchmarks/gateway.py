@@ -127,8 +127,7 @@ def wait_for(url: str, child: subprocess.Popen, log: Path, timeout: float = 180.
     raise SystemExit(f"{url} not ready after {timeout:.0f}s:\n{log.read_text()[-3000:]}")
 
 
-def post_example(url: str) -> bytes:
-    """POST the example observation to `url`; the body of the answer, as it came."""
+def predict_once(url: str) -> dict:
     request = urllib.request.Request(
         url,
         data=json.dumps(EXAMPLE_OBSERVATION).encode(),
@@ -136,11 +135,7 @@ def post_example(url: str) -> bytes:
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=10) as response:
-        return response.read()
-
-
-def predict_once(url: str) -> dict:
-    return json.loads(post_example(url))
+        return json.loads(response.read())
 
 
 def run_wrk(
