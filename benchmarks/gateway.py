@@ -127,7 +127,8 @@ def wait_for(url: str, child: subprocess.Popen, log: Path, timeout: float = 180.
     raise SystemExit(f"{url} not ready after {timeout:.0f}s:\n{log.read_text()[-3000:]}")
 
 
-def predict_once(url: str) -> dict:
+def post_example(url: str) -> bytes:
+    """POST the example observation to `url`; the body of the answer, as it came."""
     request = urllib.request.Request(
         url,
         data=json.dumps(EXAMPLE_OBSERVATION).encode(),
@@ -135,7 +136,11 @@ def predict_once(url: str) -> dict:
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+        return response.read()
+
+
+def predict_once(url: str) -> dict:
+    return json.loads(post_example(url))
 
 
 def run_wrk(

@@ -11,19 +11,27 @@ time, and prints p50/p99 latency, requests/s and rows/s. Requests are serialized
 once and sent as bytes, so the figures measure the server, not the client's
 protobuf work. Without --saved-model, a tiny model is trained first (a few
 seconds, `trainer.api`).
+
+    .venv/bin/python -P benchmarks/model_server.py --saved-model NEW --baseline OLD [--rounds 5]
+
+compares two SavedModels instead (say, versions trained by the new and the previous
+code): both are served at once by two unbatched servers, and one-row Predict calls
+(concurrency 1, each signature) go to one then the other, the first switching every
+round; it prints each round's p50 of both, their medians and the ratio new / old.
 """
 
 import argparse
 import csv
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -231,6 +239,51 @@ def load_rows(count: int) -> np.ndarray:
     return np.resize(data, (count, data.shape[1]))
 
 
+def serve_one(saved_model: Path, workdir: Path, name: str) -> Path:
+    """A base path `workdir/name/covertype/1` linking to `saved_model`; returns the base path."""
+    base = workdir / name / MODEL
+    base.mkdir(parents=True)
+    (base / "1").symlink_to(saved_model.resolve(), target_is_directory=True)
+    return base
+
+
+def compare(new: Path, old: Path, rounds: int, max_seconds: float, server_args: list[str]) -> None:
+    """One-row p50 of `new` and `old`, served side by side, over alternating rounds."""
+    row = load_rows(1)
+    print(f"new {new}\nold {old}\n{os.cpu_count()} CPUs; {MAX_REQUESTS[1]} calls per round")
+    print(f"{'round':>5} {'signature':<16} {'new p50 ms':>11} {'old p50 ms':>11} {'new/old':>8}")
+    p50s: dict[tuple[str, str], list[float]] = {}
+    with tempfile.TemporaryDirectory() as workdir, ExitStack() as servers:
+        targets = {
+            name: servers.enter_context(
+                model_server(serve_one(path, Path(workdir), name), server_args)
+            )
+            for name, path in (("new", new), ("old", old))
+        }
+        for index in range(rounds):
+            for signature in (defaults.DEFAULT_SIGNATURE, defaults.MATRIX_SIGNATURE):
+                payload = request_bytes(signature, row)
+                order = ["new", "old"] if index % 2 == 0 else ["old", "new"]
+                p50 = {}
+                for name in order:
+                    latencies, _ = measure(targets[name], payload, 1, MAX_REQUESTS[1], max_seconds)
+                    p50[name] = statistics.median(latencies) * 1e3
+                    p50s.setdefault((signature, name), []).append(p50[name])
+                print(
+                    f"{index + 1:>5} {signature:<16} {p50['new']:>11.3f} {p50['old']:>11.3f} "
+                    f"{p50['new'] / p50['old']:>8.2f}",
+                    flush=True,
+                )
+    print()
+    for signature in (defaults.DEFAULT_SIGNATURE, defaults.MATRIX_SIGNATURE):
+        new_p50 = statistics.median(p50s[(signature, "new")])
+        old_p50 = statistics.median(p50s[(signature, "old")])
+        print(
+            f"{signature}: one-row p50 median of {rounds} rounds: new {new_p50:.3f} ms, "
+            f"old {old_p50:.3f} ms, new/old {new_p50 / old_p50:.2f}"
+        )
+
+
 def main() -> int:
     """Parse the options, start the two servers in turn, measure, summarize."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -245,13 +298,20 @@ def main() -> int:
     parser.add_argument(
         "--server-arg", action="append", default=[], help="extra flag for both servers (repeatable)"
     )
+    parser.add_argument(
+        "--baseline", type=Path, help="compare --saved-model with this SavedModel folder"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="comparison rounds (default: 5)")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.baseline:
+        if not args.saved_model:
+            parser.error("--baseline needs --saved-model (the model to compare with it)")
+        compare(args.saved_model, args.baseline, args.rounds, args.max_seconds, args.server_arg)
+        return 0
     with tempfile.TemporaryDirectory() as workdir:
         saved_model = args.saved_model or tiny_model(Path(workdir) / "candidate")
-        base = Path(workdir) / "models" / MODEL
-        base.mkdir(parents=True)
-        (base / "1").symlink_to(saved_model.resolve(), target_is_directory=True)
+        base = serve_one(saved_model, Path(workdir), "models")
         data = load_rows(max(SIZES))
         print(
             f"model {saved_model}; {os.cpu_count()} CPUs; limits: {MAX_REQUESTS} requests, "

@@ -17,6 +17,14 @@ with `wrk` at concurrency 1 and 16 in rounds that alternate the targets, and pri
 median round of each with ratios against tuned Ray Serve and issue 15's targets:
 
     .venv/bin/python -P benchmarks/peers.py [--seconds 10] [--rounds 3] [--models-dir models]
+
+`--floor` adds the floor of our two-hop shape, with (almost) no work in it, to the same
+rounds: benchmarks/peers/floor_gateway.py (raw ASGI, `json.loads`, one `grpc.aio` call of
+canned bytes, a canned JSON answer) in front of benchmarks/peers/floor_server.py (a sync
+gRPC server answering a canned PredictResponse), and the same floor gateway in front of
+our model server. Both answer byte for byte what our gateway answers. It also prints
+one-row gRPC Predict straight to the canned server and to ours, measured as
+benchmarks/profile_request.py measures it.
 """
 
 import argparse
@@ -25,6 +33,7 @@ import math
 import os
 import runpy
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,8 +45,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
+import grpc
+
 from covertype import defaults
 from covertype.schema import EXAMPLE_OBSERVATION
+from gateway.model_client import PREDICT_METHOD
+from gateway.observations import validate_instances
+from gateway.predictions import VersionChoice, build_request
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS_DIR = ROOT / "benchmarks" / "peers"
@@ -46,6 +60,9 @@ OURS = "covertype (gateway + model server)"
 RAY_TUNED = "Ray Serve, tuned"
 RAY_DEFAULTS = "Ray Serve, defaults"
 BENTOML = 'BentoML, workers="cpu_count"'
+FLOOR = "floor: raw ASGI + grpc.aio + canned gRPC server"
+FLOOR_ON_OURS = "floor gateway + our model server"
+DIRECT_GRPC_CALLS = 3000
 PEERS = {"ray-tuned": RAY_TUNED, "ray-defaults": RAY_DEFAULTS, "bentoml": BENTOML}
 LOW, HIGH = 1, 16
 TOLERANCE = 1e-5
@@ -66,6 +83,14 @@ def _gateway_bench() -> SimpleNamespace:
 
 
 bench = _gateway_bench()
+
+
+def _profile_request() -> SimpleNamespace:
+    """benchmarks/profile_request.py's helpers (direct gRPC calls and their target)."""
+    return SimpleNamespace(**runpy.run_path(str(ROOT / "benchmarks" / "profile_request.py")))
+
+
+profile = _profile_request()
 
 
 @dataclass(frozen=True)
@@ -167,6 +192,82 @@ def start_bentoml(stack: ExitStack, work: Path, version_dir: Path) -> tuple[str,
     return f"http://{defaults.HOST}:{port}/v1/predict", child
 
 
+def wait_for_grpc(port: int, child: subprocess.Popen, log: Path) -> None:
+    """Wait until the gRPC server on `port` accepts a connection; fail with its log if it
+    dies or takes longer than `STARTUP_SECONDS`."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    with grpc.insecure_channel(f"{defaults.HOST}:{port}") as channel:
+        ready = grpc.channel_ready_future(channel)
+        while True:
+            if child.poll() is not None:
+                raise SystemExit(f"{child.args[:3]} exited:\n{log.read_text()[-3000:]}")
+            try:
+                ready.result(timeout=1.0)
+                return
+            except grpc.FutureTimeoutError:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"port {port} not ready:\n{log.read_text()[-3000:]}") from None
+
+
+def canned_exchange(grpc_port: int, model_name: str) -> tuple[bytes, bytes]:
+    """The PredictRequest our gateway sends for the example, and our model server's
+    PredictResponse to it, both serialized."""
+    rows = validate_instances([EXAMPLE_OBSERVATION])
+    request = build_request(rows, model_name, VersionChoice()).SerializeToString()
+    with grpc.insecure_channel(f"{defaults.HOST}:{grpc_port}") as channel:
+        return request, channel.unary_unary(PREDICT_METHOD)(request, timeout=10)
+
+
+def start_floor(
+    stack: ExitStack, work: Path, ours: "bench.Stack", model_name: str
+) -> tuple[list[Target], int]:
+    """The floor gateway in front of the canned gRPC server and in front of our model
+    server, answering; the two targets, and the canned server's port."""
+    request, response = canned_exchange(ours.grpc_port, model_name)
+    answer = bench.post_example(ours.predict_url)
+    files = {"request": request, "response": response, "answer": answer}
+    for name, content in files.items():
+        (work / f"floor-{name}.bin").write_bytes(content)
+    server_port = bench.free_port()
+    server = stack.enter_context(
+        bench.process(
+            "floor-server",
+            [
+                sys.executable, "-P", str(PEERS_DIR / "floor_server.py"),
+                f"--port={server_port}", f"--response={work / 'floor-response.bin'}",
+            ],
+            work,
+        )
+    )  # fmt: skip
+    wait_for_grpc(server_port, server, work / "floor-server.log")
+    backends = {
+        FLOOR: (server_port, server.pid),
+        FLOOR_ON_OURS: (ours.grpc_port, ours.model_server.pid),
+    }
+    targets = []
+    for index, (name, (grpc_port, backend_pid)) in enumerate(backends.items()):
+        port = bench.free_port()
+        log_name = f"floor-gateway-{index}"
+        gateway = stack.enter_context(
+            bench.process(
+                log_name,
+                [
+                    sys.executable, "-P", str(PEERS_DIR / "floor_gateway.py"),
+                    f"--port={port}", f"--target={defaults.HOST}:{grpc_port}",
+                    f"--request={work / 'floor-request.bin'}",
+                    f"--answer={work / 'floor-answer.bin'}",
+                ],
+                work,
+            )
+        )  # fmt: skip
+        url = f"http://{defaults.HOST}:{port}/v1/predict"
+        wait_for_prediction(url, gateway, work / f"{log_name}.log")
+        if bench.post_example(url) != bench.post_example(ours.predict_url):
+            raise SystemExit(f"{name} does not answer what {OURS} answers")
+        targets.append(Target(name, url, (gateway.pid, backend_pid)))
+    return targets, server_port
+
+
 def first_prediction(answer: dict) -> tuple[int, dict[str, float]]:
     prediction = answer["predictions"][0]
     return prediction["cover_type"], prediction["probabilities"]
@@ -241,6 +342,33 @@ def report(medians: Sequence, memory: Mapping[str, float], rounds: int, seconds:
     )
 
 
+def report_floor(medians: Sequence, direct_ms: Mapping[str, Sequence[float]]) -> None:
+    """The floor targets against issue 15's concurrency-1 targets, and direct gRPC latency."""
+    by = {(m.target, m.connections): m for m in medians}
+    ray_low = by.get((RAY_TUNED, LOW))
+    if ray_low is not None:
+        print("issue 15's concurrency-1 targets, the floor against tuned Ray Serve:")
+        for name in (FLOOR, FLOOR_ON_OURS):
+            low = by[(name, LOW)]
+            p50 = ratio_line("c=1 p50", low.p50_ms, ray_low.p50_ms, MAX_P50_RATIO_C1, True)
+            throughput = ratio_line(
+                "c=1 req/s",
+                low.requests_per_second,
+                ray_low.requests_per_second,
+                MIN_THROUGHPUT_RATIO_C1,
+                False,
+            )
+            print(f"{name}: {p50}; {throughput}")
+    for server, latencies in direct_ms.items():
+        p50 = statistics.median(latencies)
+        met = "MET" if p50 <= profile.GRPC_P50_TARGET_MS else "NOT MET"
+        print(
+            f"gRPC Predict, one row, straight to {server} ({len(latencies)} calls): "
+            f"p50 {p50:.3f} ms, p99 {statistics.quantiles(latencies, n=100)[98]:.3f} ms "
+            f"(target p50 <= {profile.GRPC_P50_TARGET_MS} ms: {met})"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     bench.add_run_arguments(parser)
@@ -248,6 +376,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--peers",
         default=",".join(PEERS),
         help=f"comma-separated, of {', '.join(PEERS)} (default: all)",
+    )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also the floor: our two-hop shape with no work in it (see above)",
     )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -283,9 +416,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             targets.append(Target(PEERS[peer], url, (child.pid,)))
         check_agreement(answers)
         print(f"every target answers class {first_prediction(answers[OURS])[0]}", file=sys.stderr)
+        direct_ms: dict[str, list[float]] = {}
+        if args.floor:
+            floor_targets, floor_port = start_floor(stack, work, ours, args.model_name)
+            targets.extend(floor_targets)
 
         time.sleep(5)  # at rest: start-up work (compiles, first requests) has settled
         memory = {t.name: rss_mib(t.pids) for t in targets}
+        if args.floor:
+            for server, port in (
+                ("the canned server", floor_port),
+                ("our model server", ours.grpc_port),
+            ):
+                direct_ms[server] = profile.direct_predict_ms(
+                    port, args.model_name, DIRECT_GRPC_CALLS
+                )
 
         script = work / "post.lua"
         script.write_text(bench.WRK_SCRIPT.format(body=json.dumps(EXAMPLE_OBSERVATION)))
@@ -302,16 +447,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for t in targets
     ]
     report(medians, memory, args.rounds, args.seconds)
-    print(
-        json.dumps(
-            {
-                "cpus": os.cpu_count(),
-                "rss_mib": memory,
-                "medians": [asdict(r) for r in medians],
-                "runs": [asdict(r) for r in runs],
-            }
-        )
-    )
+    figures = {
+        "cpus": os.cpu_count(),
+        "rss_mib": memory,
+        "medians": [asdict(r) for r in medians],
+        "runs": [asdict(r) for r in runs],
+    }
+    if args.floor:
+        report_floor(medians, direct_ms)
+        figures["grpc_direct_p50_ms"] = {s: statistics.median(v) for s, v in direct_ms.items()}
+    print(json.dumps(figures))
     return 1 if any(r.errors for r in runs) else 0
 
 

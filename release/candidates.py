@@ -27,7 +27,6 @@ SUMMARY_KEYS = (
     "sample",
     "seed",
     "epochs_run",
-    "best_epoch",
     "evaluated_on",
 )
 BOTH = "held out by the candidate and the live version"

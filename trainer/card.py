@@ -26,7 +26,7 @@ def write_card(folder: Path, card: dict[str, Any], history: dict[str, list[float
     folder.mkdir(parents=True, exist_ok=True)
     (folder / METRICS_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     _plot_confusion_matrix(np.array(card["confusion_matrix"]), folder / CONFUSION_MATRIX_PLOT)
-    _plot_training_curve(history, card["best_epoch"], folder / TRAINING_CURVE_PLOT)
+    _plot_training_curve(history, folder / TRAINING_CURVE_PLOT)
 
 
 def feature_ranges(features: np.ndarray) -> dict[str, dict[str, float]]:
@@ -64,14 +64,12 @@ def _plot_confusion_matrix(matrix: np.ndarray, path: Path) -> None:
     figure.savefig(path, dpi=100)
 
 
-def _plot_training_curve(history: dict[str, list[float]], best_epoch: int, path: Path) -> None:
+def _plot_training_curve(history: dict[str, list[float]], path: Path) -> None:
     figure = Figure(figsize=(10, 4), layout="constrained")
     FigureCanvasAgg(figure)
     epochs = np.arange(1, len(history["loss"]) + 1)
     for axes, metric in zip(figure.subplots(1, 2), ("loss", "accuracy"), strict=True):
-        axes.plot(epochs, history[metric], label="train")
-        axes.plot(epochs, history[f"val_{metric}"], label="validation")
-        axes.axvline(best_epoch, color="grey", linestyle="--", label=f"best epoch {best_epoch}")
+        axes.plot(epochs, history[metric], label="training rows")
         axes.set_xlabel("epoch")
         axes.set_title(metric)
         axes.legend()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from covertype.defaults import ASSETS_EXTRA, DATA_ENV, METRICS_FILE, MODEL_NAME, MODELS_DIR
 from covertype.tensorflow_logs import import_tensorflow
-from trainer.options import DEFAULT_EPOCHS
+from trainer.options import DEFAULT_CV_FOLDS, DEFAULT_EPOCHS
 
 EXIT_DATA_NOT_FOUND = 1
 EXIT_INVALID_DATA = 2
@@ -52,12 +52,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--epochs",
         type=_positive_int,
         default=DEFAULT_EPOCHS,
-        help="most epochs to train; early stopping on validation may end sooner "
-        "(default: %(default)s)",
+        help="epochs to train; the learning rate decays to 0 over them (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     parser.add_argument(
         "--sample", type=_positive_int, metavar="N", help="train on a stratified sample of N rows"
+    )
+    parser.add_argument(
+        "--cv",
+        type=_at_least_two,
+        nargs="?",
+        const=DEFAULT_CV_FOLDS,
+        metavar="FOLDS",
+        help="first cross-validate the network on FOLDS stratified folds of the rows used "
+        f"(default {DEFAULT_CV_FOLDS}; FOLDS more trainings) and record the figures in the "
+        "model card",
     )
     parser.add_argument("--quiet", action="store_true", help="print only the final summary")
     parser.set_defaults(handler=run_train)
@@ -73,7 +82,12 @@ def run_train(args: argparse.Namespace) -> int:
     from trainer.problems import DataValidationError
 
     options = TrainOptions(
-        data=args.data, epochs=args.epochs, seed=args.seed, sample=args.sample, quiet=args.quiet
+        data=args.data,
+        epochs=args.epochs,
+        seed=args.seed,
+        sample=args.sample,
+        quiet=args.quiet,
+        cv_folds=args.cv,
     )
     try:
         published = train_and_publish(options, args.registry or args.models_dir, args.model_name)
@@ -89,20 +103,36 @@ def run_train(args: argparse.Namespace) -> int:
         return EXIT_DATA_NOT_FOUND
     card = published.metrics
     recall = "  ".join(f"{c}:{r:.3f}" for c, r in card["per_class_recall"].items())
+    cv = card["cross_validation"]
+    cv_line = (
+        f"  cross-validated accuracy {cv['accuracy']['mean']:.4f} +- {cv['accuracy']['std']:.4f}"
+        f"  macro F1 {cv['macro_f1']['mean']:.4f} +- {cv['macro_f1']['std']:.4f}"
+        f"  ({cv['folds']} folds)\n"
+        if cv
+        else ""
+    )
     print(
         f"Published {args.model_name} version {published.version} at "
         f"{published.path or published.registry}\n"
         f"  test accuracy {card['accuracy']:.4f}  macro F1 {card['macro_f1']:.4f}"
         f"  ({card['evaluated_on']})\n"
+        f"{cv_line}"
         f"  recall per class  {recall}\n"
         f"  rows used {card['rows']:,} of {card['rows_available']:,}"
-        f"  best epoch {card['best_epoch']}/{card['epochs_run']}"
+        f"  epochs {card['epochs_run']}"
         f"  training {card['training_seconds']:.1f}s\n"
         f"  data {card['data_uri']}  fingerprint {card['data_fingerprint']}"
     )
     if published.path is not None:
         print(f"  model card {published.path / ASSETS_EXTRA / METRICS_FILE} (and plots beside it)")
     return 0
+
+
+def _at_least_two(text: str) -> int:
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be an integer of at least 2, got {text}")
+    return value
 
 
 def _positive_int(text: str) -> int:

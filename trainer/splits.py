@@ -1,4 +1,4 @@
-"""Stratified sampling and the train / validation / test split."""
+"""Stratified sampling and the train / test split."""
 
 from dataclasses import dataclass
 
@@ -6,7 +6,6 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 TEST_FRACTION = 0.2
-VALIDATION_FRACTION = 0.1  # of all rows, taken from what the test split leaves
 
 
 @dataclass(frozen=True)
@@ -24,20 +23,19 @@ class Rows:
 
 @dataclass(frozen=True)
 class Split:
-    """Disjoint stratified parts: fit on train, stop early on validation, report on test."""
+    """Disjoint stratified parts: fit on train, report on test."""
 
     train: Rows
-    validation: Rows
     test: Rows
 
     @property
     def rows(self) -> int:
-        """Rows in all three parts together."""
-        return self.train.rows + self.validation.rows + self.test.rows
+        """Rows in both parts together."""
+        return self.train.rows + self.test.rows
 
     def sizes(self) -> dict[str, int]:
         """Row counts per part, for the model card."""
-        parts = {"train": self.train, "validation": self.validation, "test": self.test}
+        parts = {"train": self.train, "test": self.test}
         return {name: part.rows for name, part in parts.items()}
 
 
@@ -52,19 +50,12 @@ def stratified_sample(rows: Rows, size: int | None, seed: int) -> Rows:
 
 
 def split(rows: Rows, seed: int) -> Split:
-    """Stratified split: 20% test, 10% validation, the rest for training."""
-    rest_x, test_x, rest_y, test_y = train_test_split(
+    """Stratified split: 20% test, the rest for training."""
+    train_x, test_x, train_y, test_y = train_test_split(
         rows.features,
         rows.labels,
         test_size=TEST_FRACTION,
         stratify=rows.labels,
         random_state=seed,
     )
-    train_x, val_x, train_y, val_y = train_test_split(
-        rest_x,
-        rest_y,
-        test_size=VALIDATION_FRACTION / (1 - TEST_FRACTION),
-        stratify=rest_y,
-        random_state=seed,
-    )
-    return Split(Rows(train_x, train_y), Rows(val_x, val_y), Rows(test_x, test_y))
+    return Split(Rows(train_x, train_y), Rows(test_x, test_y))

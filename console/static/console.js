@@ -170,7 +170,7 @@ function drawTrainingCurve(card) {
     options: {
       animation: false, maintainAspectRatio: false,
       scales: {
-        x: { title: { display: true, text: `epoch (best ${card.best_epoch ?? "?"})` } },
+        x: { title: { display: true, text: card.best_epoch ? `epoch (best ${card.best_epoch})` : "epoch" } },
         y: { position: "left", title: { display: true, text: "loss" } },
         accuracy: { position: "right", min: 0, max: 1, grid: { drawOnChartArea: false }, title: { display: true, text: "accuracy" } },
       },

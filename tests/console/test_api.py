@@ -57,7 +57,7 @@ def test_card_has_the_confusion_matrix_and_the_training_curve(console: httpx.Cli
     matrix = card["confusion_matrix"]
     assert len(matrix) == 7 and all(len(row) == 7 for row in matrix)
     history = card["training_history"]
-    assert len(history["loss"]) == card["epochs_run"] == len(history["val_accuracy"])
+    assert len(history["loss"]) == card["epochs_run"] == len(history["accuracy"])
     missing = console.get("/console/api/versions/99/card")
     assert missing.status_code == 404
     assert "99" in missing.json()["message"]

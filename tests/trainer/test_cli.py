@@ -1,5 +1,7 @@
 """`covertype train` end to end: publish, quiet/progress output, exit codes, determinism."""
 
+import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +13,11 @@ import tensorflow as tf
 
 from covertype.cli import main
 from covertype.defaults import (
+    ASSETS_EXTRA,
     DATA_ENV,
     MATRIX_INPUT,
     MATRIX_SIGNATURE,
+    METRICS_FILE,
     MODEL_NAME,
     OUTPUT_PROBABILITIES,
 )
@@ -112,9 +116,31 @@ def test_progress_shows_epochs_loss_and_accuracy(
     args = ["train", "--data", str(train_csv), "--models-dir", str(tmp_path), "--sample", "1000"]
     assert main([*args, "--epochs", "2", "--seed", "3"]) == 0
     out = capsys.readouterr().out
-    assert "epoch 1/2  loss " in out and "epoch 2/2  loss " in out
-    assert "  accuracy " in out and "  val_accuracy " in out
+    assert "epoch 1/2  loss " in out and "epoch 2/2  loss " in out and "  accuracy " in out
+    assert "Training (2 epochs, seed 3): train 800, test 200" in out
     assert "Published covertype version 1" in out
+
+
+def test_cv_records_the_cross_validated_figures_beside_the_test_split(
+    train_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["train", "--data", str(train_csv), "--models-dir", str(tmp_path), "--cv", "2"]
+    assert main([*args, "--sample", "700", "--epochs", "1", "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "Cross-validating the network on 2 stratified folds of 700 rows" in out
+    assert "fold 1/2: accuracy " in out and "fold 2/2: accuracy " in out
+    card = json.loads((tmp_path / MODEL_NAME / "1" / ASSETS_EXTRA / METRICS_FILE).read_text())
+    cv = card["cross_validation"]
+    assert cv["folds"] == 2 and cv["fold_rows"] == [350, 350]
+    for metric in ("accuracy", "macro_f1"):
+        folds = cv[metric]["folds"]
+        assert len(folds) == 2 and all(0 < value <= 1 for value in folds)
+        assert cv[metric]["mean"] == pytest.approx(statistics.fmean(folds))
+        assert cv[metric]["std"] == pytest.approx(statistics.stdev(folds))
+    assert "stratified 2-fold cross-validation over the 700 rows used (seed 0)" in cv["protocol"]
+    summary = f"cross-validated accuracy {cv['accuracy']['mean']:.4f} +- "
+    assert summary in out and "(2 folds)" in out
+    assert f"test accuracy {card['accuracy']:.4f}" in out
 
 
 def test_different_seed_gives_different_weights(
@@ -135,11 +161,18 @@ def test_non_positive_counts_are_usage_errors(
     assert "must be a positive integer" in capsys.readouterr().err
 
 
+def test_one_fold_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["train", "--cv", "1"])
+    assert caught.value.code == 2
+    assert "--cv: must be an integer of at least 2, got 1" in capsys.readouterr().err
+
+
 def test_too_few_rows_to_split_is_invalid_data(
     train_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     small = write_kaggle(read_rows(train_csv, 4), tmp_path / "small.csv")  # 1-row test part
     code = main(["train", "--data", str(small), "--models-dir", str(tmp_path / "models")])
     assert code == 2
-    assert "too few rows for a stratified train/validation/test split" in capsys.readouterr().err
+    assert "too few rows for a stratified train/test split" in capsys.readouterr().err
     assert not (tmp_path / "models").exists()

@@ -144,8 +144,9 @@ def test_model_card_holds_real_numbers(card: dict[str, Any], train_csv: Path) ->
     assert card["class_names"] == {str(k): v for k, v in CLASS_NAMES.items()}
     assert card["data_fingerprint"] == load_validated_data(train_csv).fingerprint()
     assert (card["rows"], card["rows_available"], card["sample"]) == (2000, 12096, 2000)
-    assert card["split"] == {"train": 1400, "validation": 200, "test": 400}
+    assert card["split"] == {"train": 1600, "test": 400}
     assert card["seed"] == 0
+    assert card["cross_validation"] is None, "cross-validation runs only when asked (--cv)"
     assert card["parameters"]["epochs"] == 1 and card["epochs_run"] == 1
     assert card["parameters"]["trainable_weights"] > 1000
     assert card["training_seconds"] > 0
