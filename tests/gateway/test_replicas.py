@@ -32,6 +32,9 @@ REPLICA_FLAGS = [
 ]
 # Every request the gateway sends must be able to reach either replica at once.
 GATEWAY_FLAGS = ["--max-concurrent-calls", "2"]
+# gRPC core's own account of the gateway's connections and health watches, shown when
+# a replica does not get traffic in time.
+GATEWAY_ENV = {"GRPC_VERBOSITY": "INFO", "GRPC_TRACE": "subchannel,health_check_client"}
 # After a replica dies, calls already sent to it are retried on the other one; past
 # this window no request may fail.
 RETRY_WINDOW_SECONDS = 2.0
@@ -94,31 +97,42 @@ def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def takes_traffic(replica: RunningModelServer, timeout: float = 90.0) -> None:
+def takes_traffic(
+    replica: RunningModelServer, gateway: RunningGateway, timeout: float = 90.0
+) -> None:
     """Wait until the replica's OK counter grows (the load is running).
 
     The bound is generous: on a loaded 2-core machine a restarted replica can
-    take tens of seconds before the gateway's next reconnect reaches it.
+    take tens of seconds before the gateway's next reconnect reaches it. On failure
+    the message carries the gateway's log without its access log, and the replica's.
     """
     before = served(replica)
-    eventually(lambda: served(replica) > before, timeout, f"{replica.grpc_target} gets traffic")
+    try:
+        eventually(lambda: served(replica) > before, timeout, f"{replica.grpc_target} gets traffic")
+    except AssertionError as error:
+        channel_log = [line for line in gateway.log().splitlines() if "gateway.access" not in line]
+        raise AssertionError(
+            f"{error}\n--- gateway log (no access log), last lines:\n"
+            + "\n".join(channel_log[-150:])
+            + f"\n--- replica log, last lines:\n{replica.log()[-3000:]}"
+        ) from None
 
 
 def test_sigkill_of_one_replica_loses_almost_nothing_and_nothing_after_the_retry_window(
     replicas: list[RunningModelServer],
 ) -> None:
     with (
-        start_gateway(both(replicas), extra_args=GATEWAY_FLAGS) as gateway,
+        start_gateway(both(replicas), extra_args=GATEWAY_FLAGS, env=GATEWAY_ENV) as gateway,
         LoopingClients(gateway.url, EXAMPLE_OBSERVATION) as load,
     ):
         for replica in replicas:
-            takes_traffic(replica)
+            takes_traffic(replica, gateway)
         before_kill = [served(replica) for replica in replicas]
         killed_at = time.monotonic()
         replicas[0].process.send_signal(signal.SIGKILL)
         replicas[0].process.wait(10)
         load.wait_for_answers(500)
-        takes_traffic(replicas[1])
+        takes_traffic(replicas[1], gateway)
     failed = load.failures()
     print(
         f"\nSIGKILL: Predict calls per replica before the kill {before_kill}; "
@@ -132,18 +146,18 @@ def test_rolling_restart_with_sigterm_fails_no_request(
     replicas: list[RunningModelServer], base_path: Path
 ) -> None:
     with (
-        start_gateway(both(replicas), extra_args=GATEWAY_FLAGS) as gateway,
+        start_gateway(both(replicas), extra_args=GATEWAY_FLAGS, env=GATEWAY_ENV) as gateway,
         LoopingClients(gateway.url, EXAMPLE_OBSERVATION) as load,
     ):
         for replica in replicas:
-            takes_traffic(replica)
+            takes_traffic(replica, gateway)
         served_before_stop = []
         for index, replica in enumerate(list(replicas)):
             served_before_stop.append(served(replica))
             assert replica.stop() == 0, replica.log()[-2000:]
             load.wait_for_answers(100)
             replicas[index] = restart(replica, base_path)
-            takes_traffic(replicas[index])
+            takes_traffic(replicas[index], gateway)
     print(
         f"\nrolling restart: Predict calls per replica before its SIGTERM {served_before_stop}; "
         f"{len(load.answers)} requests, {len(load.failures())} failed"
