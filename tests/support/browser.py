@@ -22,6 +22,29 @@ from playwright.sync_api import Browser, ConsoleMessage, Error, Request, Respons
 
 from tests.support.blocking_proxy import BlockingProxy
 
+# Chromium keeps only the last --disable-features it is given, so this list replaces the one
+# Playwright passes by default: it repeats Playwright's (those that matter on Linux) and adds
+# AutofillServerCommunication (Chromium asks Google's autofill service about every form it
+# sees, such as the console's prediction form). Without Playwright's list, Chromium 150
+# queries network time, AI Mode eligibility and preconnects to its search engine at start.
+DISABLED_FEATURES = [
+    "AutofillServerCommunication",
+    # The browser's own traffic at start.
+    "OptimizationHints",
+    "NetworkTimeServiceQuerying",
+    "AimEnabled",
+    "PreconnectToSearch",
+    "MediaRouter",
+    "LensOverlay",
+    # Behaviour Playwright relies on.
+    "AvoidUnnecessaryBeforeUnloadCheckSync",
+    "DestroyProfileOnBrowserClose",
+    "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable",
+    "PaintHolding",
+    "ThirdPartyStoragePartitioning",
+    "AvoidCorsURLLoaderRestartOnRedirect",
+]
 # How the tests (and benchmarks/console.py) start Debian's Chromium: headless, with none
 # of its own background traffic.
 CHROMIUM_ARGS = [
@@ -32,9 +55,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    # Chromium asks Google's autofill service about every form it sees (the console's
-    # prediction form): the browser's own request, not the page's.
-    "--disable-features=AutofillServerCommunication",
+    "--disable-features=" + ",".join(DISABLED_FEATURES),
     # Pages' requests go through each context's blocking proxy; this keeps whatever the
     # browser itself might still send from resolving any name but the loopback's.
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
