@@ -4,12 +4,15 @@
         stub = PredictionServiceStub(grpc.insecure_channel(server.grpc_target))
 
 Waits until `GetModelStatus` reports a version AVAILABLE (or, with
-`wait_for_available=False`, until the gRPC port answers at all). Its JSON log
+`wait_for_available=False`, until the gRPC port answers at all), then until the REST
+port accepts connections: the server opens it just after the gRPC port, as TF Serving
+does, so a client of both must not assume one from the other. Its JSON log
 (stdout and stderr) is kept in a file, read by `log()`; a failed start raises with
 the log in the message.
 """
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -134,6 +137,7 @@ def start_model_server(
     )
     try:
         _wait_until_ready(server, model_name, wait_for_available, timeout)
+        _wait_until_listening(server, rest_port, timeout)
     except BaseException:
         server.stop()
         raise
@@ -167,3 +171,22 @@ def _wait_until_ready(
                     f"model server not ready after {timeout:g} s:\n{server.log()}"
                 )
             time.sleep(0.1)
+
+
+def _wait_until_listening(server: RunningModelServer, port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            pass
+        if server.process.poll() is not None:
+            raise ModelServerStartError(
+                f"model server exited with {server.process.returncode}:\n{server.log()}"
+            )
+        if time.monotonic() > deadline:
+            raise ModelServerStartError(
+                f"model server's REST port {port} not open after {timeout:g} s:\n{server.log()}"
+            )
+        time.sleep(0.05)
