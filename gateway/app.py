@@ -1,13 +1,13 @@
 """Build the gateway's FastAPI application from its settings."""
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from covertype import __version__
@@ -16,8 +16,9 @@ from gateway.batching import PredictBatcher
 from gateway.decoding import DecoderSettings, RequestDecoder
 from gateway.docs import add_docs
 from gateway.error_pacing import ErrorPacer
+from gateway.fast_path import PredictFastPath
 from gateway.metrics import GatewayMetrics
-from gateway.middleware import RequestContextMiddleware
+from gateway.middleware import PREDICT_ROUTE, RequestContextMiddleware
 from gateway.model_client import ModelServerClient
 from gateway.observations import Problem
 from gateway.openapi import build_openapi
@@ -25,8 +26,6 @@ from gateway.prediction_log import PredictionLog, PredictionLogSettings
 from gateway.readiness import Readiness
 from gateway.routes import router
 from gateway.settings import GatewaySettings
-
-_log = logging.getLogger("covertype.gateway")
 
 TITLE = "covertype gateway"
 DESCRIPTION = (
@@ -93,14 +92,24 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         if settings.client_error_rate > 0
         else None
     )
+    app.include_router(router)
+    # The last middleware added is the outermost: the fast path runs inside the context.
+    app.add_middleware(PredictFastPath, route=_route(router, "POST", PREDICT_ROUTE))
     app.add_middleware(RequestContextMiddleware, metrics=metrics, pacer=pacer)
     app.add_exception_handler(errors.ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(HTTPException, _http_exception)
-    app.include_router(router)
     add_docs(app)
     app.openapi = lambda: _cached_openapi(app, settings)  # type: ignore[method-assign]
     return app
+
+
+def _route(routes: APIRouter, method: str, path: str) -> APIRoute:
+    return next(
+        route
+        for route in routes.routes
+        if isinstance(route, APIRoute) and route.path == path and method in route.methods
+    )
 
 
 def _cached_openapi(app: FastAPI, settings: GatewaySettings) -> dict[str, Any]:
@@ -110,18 +119,7 @@ def _cached_openapi(app: FastAPI, settings: GatewaySettings) -> dict[str, Any]:
 
 
 def _error_response(request: Request, error: errors.ApiError) -> JSONResponse:
-    if error.log_detail is not None:
-        _log.warning(
-            "%s: %s",
-            error.code,
-            error.log_detail,
-            extra={"request_id": request.state.request_id},
-        )
-    return JSONResponse(
-        error.body(request.state.request_id),
-        status_code=error.status_code,
-        headers=error.headers,
-    )
+    return errors.error_response(error, request.state.request_id)
 
 
 async def _api_error(request: Request, error: errors.ApiError) -> JSONResponse:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 
 import grpc
+from starlette.responses import JSONResponse
 
 from gateway.model_client import BackendError
 from gateway.observations import Problem
@@ -60,6 +61,15 @@ class ApiError(Exception):
             body["problems"] = [asdict(problem) for problem in self.problems]
             body["problem_count"] = self.problem_count
         return body
+
+
+def error_response(error: ApiError, request_id: str) -> JSONResponse:
+    """The JSON response for `error`; its `log_detail`, if any, goes to the log."""
+    if error.log_detail is not None:
+        _log.warning("%s: %s", error.code, error.log_detail, extra={"request_id": request_id})
+    return JSONResponse(
+        error.body(request_id), status_code=error.status_code, headers=error.headers
+    )
 
 
 def protocol_error_body(code: str, message: str) -> bytes:

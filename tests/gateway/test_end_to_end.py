@@ -260,6 +260,35 @@ def test_bad_input_never_gets_a_500(client: httpx.Client, body: bytes) -> None:
     assert answer.json()["message"]
 
 
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (None, 200),  # the first dataset rows
+        (b'{"instances": [{"Elevation": 2596}]}', 422),
+        (b'{"instances": [}', 400),
+        (b"null", 422),
+        (b"the observation", 400),
+    ],
+)
+def test_predict_answers_alike_without_and_with_a_query(
+    client: httpx.Client, dataset_rows: list[dict[str, int]], body: bytes | None, status: int
+) -> None:
+    """A query-free predict takes the gateway's shortcut; with `?version=2` FastAPI routes it.
+
+    Version 2 is the latest, so both requests ask the same thing and must be answered alike.
+    """
+    content = body or json.dumps({"instances": dataset_rows[:2]}).encode()
+    shortcut, routed = (
+        client.post("/v1/predict", content=content, params=params, headers={"X-Request-ID": "a"})
+        for params in ({}, {"version": 2})
+    )
+    assert shortcut.status_code == routed.status_code, (shortcut.text, routed.text)
+    assert shortcut.status_code == status, shortcut.text
+    assert shortcut.json() == routed.json()
+    for name in ("content-type", "x-request-id"):
+        assert shortcut.headers.get(name) == routed.headers.get(name), name
+
+
 def test_request_id_round_trip_and_access_log(
     client: httpx.Client, gateway: RunningGateway, dataset_rows: list[dict[str, int]]
 ) -> None:
