@@ -136,8 +136,7 @@ def start_model_server(
         process, f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{rest_port}", Path(log_file.name)
     )
     try:
-        _wait_until_ready(server, model_name, wait_for_available, timeout)
-        _wait_until_listening(server, rest_port, timeout)
+        _wait_until_ready(server, model_name, rest_port, wait_for_available, timeout)
     except BaseException:
         server.stop()
         raise
@@ -145,7 +144,11 @@ def start_model_server(
 
 
 def _wait_until_ready(
-    server: RunningModelServer, model_name: str, wait_for_available: bool, timeout: float
+    server: RunningModelServer,
+    model_name: str,
+    rest_port: int,
+    wait_for_available: bool,
+    timeout: float,
 ) -> None:
     deadline = time.monotonic() + timeout
     request = get_model_status_pb2.GetModelStatusRequest()
@@ -157,15 +160,8 @@ def _wait_until_ready(
                 raise ModelServerStartError(
                     f"model server exited with {server.process.returncode}:\n{server.log()}"
                 )
-            try:
-                response = stub.GetModelStatus(request, timeout=2)
-                if not wait_for_available or any(
-                    s.state == _AVAILABLE for s in response.model_version_status
-                ):
-                    return
-            except grpc.RpcError as error:
-                if not wait_for_available and error.code() != grpc.StatusCode.UNAVAILABLE:
-                    return
+            if _grpc_ready(stub, request, wait_for_available) and _accepts_connections(rest_port):
+                return
             if time.monotonic() > deadline:
                 raise ModelServerStartError(
                     f"model server not ready after {timeout:g} s:\n{server.log()}"
@@ -173,20 +169,23 @@ def _wait_until_ready(
             time.sleep(0.1)
 
 
-def _wait_until_listening(server: RunningModelServer, port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            pass
-        if server.process.poll() is not None:
-            raise ModelServerStartError(
-                f"model server exited with {server.process.returncode}:\n{server.log()}"
-            )
-        if time.monotonic() > deadline:
-            raise ModelServerStartError(
-                f"model server's REST port {port} not open after {timeout:g} s:\n{server.log()}"
-            )
-        time.sleep(0.05)
+def _grpc_ready(
+    stub: model_service_pb2_grpc.ModelServiceStub,
+    request: get_model_status_pb2.GetModelStatusRequest,
+    wait_for_available: bool,
+) -> bool:
+    try:
+        response = stub.GetModelStatus(request, timeout=2)
+    except grpc.RpcError as error:
+        return not wait_for_available and error.code() != grpc.StatusCode.UNAVAILABLE
+    return not wait_for_available or any(
+        s.state == _AVAILABLE for s in response.model_version_status
+    )
+
+
+def _accepts_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
