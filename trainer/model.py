@@ -22,7 +22,7 @@ from trainer.grouped import GroupedDense
 class Hyperparameters:
     """Everything about the network and its optimiser except the epoch budget and seed."""
 
-    hidden_units: tuple[int, ...] = (512, 256)
+    hidden_units: tuple[int, ...] = (1024, 512, 256)
     members: int = 1  # networks averaged inside the graph
     numeric_bins: int = 0  # piecewise-linear bins per numeric feature (0: standardised only)
     numeric_embedding: int = 0  # width of each feature's embedding of its bins (0: the bins)
