@@ -60,3 +60,5 @@ def test_one_member_is_a_plain_network(rows: np.ndarray) -> None:
         np.asarray(network.training(rows, training=False))[:, 0],
         rtol=1e-6,
     )
+    grouped = [layer.name for layer in network.serving.layers if isinstance(layer, GroupedDense)]
+    assert grouped == [], "one member's layers are plain Dense layers (one MatMul each)"
