@@ -94,6 +94,11 @@ def test_final_stage_does_not_write_bytecode(dockerfile: Path) -> None:
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_the_build_compiles_the_bytecode_the_runtime_will_not_write(dockerfile: Path) -> None:
+    assert "--compile-bytecode" in sync_command(dockerfile)
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
 def test_build_context_has_what_the_dockerfile_copies(dockerfile: Path) -> None:
     context = build_context(dockerfile)
     for value in instructions(dockerfile, "COPY"):
