@@ -23,7 +23,7 @@ def fold_batch_norm(model: keras.Model) -> keras.Model:
     pairs = _foldable_pairs(model)
     if not pairs:
         return model
-    folded_dense = {dense.name: norm for dense, norm in pairs}
+    folded_dense = {dense.name for dense, _ in pairs}
     folded_norm = {norm.name for _, norm in pairs}
 
     def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
