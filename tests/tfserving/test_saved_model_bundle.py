@@ -175,10 +175,15 @@ def test_tags_must_match_a_meta_graph(tmp_path: Path) -> None:
 
 
 def test_thread_flags_follow_tf_serving() -> None:
+    # 0 (auto): one core per op, the ops in the thread that runs the request
+    config = build_session_config()
+    assert (config.intra_op_parallelism_threads, config.inter_op_parallelism_threads) == (1, -1)
+    config = build_session_config(intra_op_parallelism=2, inter_op_parallelism=-1)
+    assert (config.intra_op_parallelism_threads, config.inter_op_parallelism_threads) == (2, -1)
     config = build_session_config(session_parallelism=3)
     assert (config.intra_op_parallelism_threads, config.inter_op_parallelism_threads) == (3, 3)
     config = build_session_config(session_parallelism=3, intra_op_parallelism=2)
-    assert (config.intra_op_parallelism_threads, config.inter_op_parallelism_threads) == (2, 1)
+    assert (config.intra_op_parallelism_threads, config.inter_op_parallelism_threads) == (2, -1)
     with pytest.raises(SessionConfigError, match="You cannot configure all"):
         build_session_config(session_parallelism=1, intra_op_parallelism=1, inter_op_parallelism=1)
     bf16 = build_session_config(mixed_precision="bfloat16").graph_options.rewrite_options

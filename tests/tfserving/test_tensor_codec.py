@@ -1,7 +1,8 @@
 """Tensors on the wire: TF Serving's typed fields by default, tensor_content on request.
 
-The typed fields are written from numpy as packed bytes; these tests check them
-against protobuf's own encoding of the same values, element by element.
+The typed fields are written from numpy as packed bytes (a few varints through
+protobuf's own list); these tests check them against protobuf's encoding of the same
+values, element by element.
 """
 
 import numpy as np
@@ -10,7 +11,12 @@ import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2
 
 from tfserving.errors import ServingError
-from tfserving.servables.tensor_codec import TensorEncoding, to_ndarray, to_proto
+from tfserving.servables.tensor_codec import (
+    MAX_LISTED_VARINTS,
+    TensorEncoding,
+    to_ndarray,
+    to_proto,
+)
 
 ARRAYS = [
     np.array([[1.5, -2.0], [3.0, np.inf]], np.float32),
@@ -28,6 +34,14 @@ ARRAYS = [
     np.array([1 + 2j, -3j], np.complex64),
     np.array([[1 + 2j]], np.complex128),
     np.array(7.0, np.float32),
+]
+# Varint fields past the size filled from a list are written by the numpy encoder.
+MANY = 3 * MAX_LISTED_VARINTS
+ARRAYS += [
+    np.concatenate([[2**63 - 1, -(2**63)], np.arange(-MANY, MANY) * 997]).astype(np.int64),
+    (np.arange(MANY) * 40_000_000 - 2**31).astype(np.int32).reshape(3, -1),
+    np.arange(MANY, dtype=np.uint64) << np.uint64(50),
+    np.linspace(-70_000, 70_000, MANY).astype(np.float16),
 ]
 IDS = [str(a.dtype) + str(list(a.shape)) for a in ARRAYS]
 

@@ -13,11 +13,15 @@ from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
 SERVE_TAG = "serve"
 BFLOAT16 = "bfloat16"
 
-# What a thread count of 0 (TF: auto-configure, one thread per core) means here. One
-# thread each: requests (or batches) already run in parallel on the gRPC, REST and
-# batch threads, and TensorFlow's pools spinning between the small ops of a small
-# model cost more CPU than they save (measured with benchmarks/model_server.py).
-AUTO_THREADS = 1
+# What a thread count of 0 (TF: auto-configure, one thread per core) means here.
+# Requests (or batches) already run in parallel on the gRPC, REST and batch threads, so
+# each run's ops execute in the thread that asked for it (an inter-op count below zero,
+# TF's "run in the caller's thread": no hand-off to a pool and back, about 190 us of a
+# one-row run of the covertype model) and each op on one core (TensorFlow's pools
+# spinning between the small ops of a small model cost more CPU than they save;
+# measured with benchmarks/model_server.py).
+AUTO_INTRA_OP_THREADS = 1
+AUTO_INTER_OP_THREADS = -1
 
 
 class SessionConfigError(ValueError):
@@ -43,8 +47,10 @@ def build_session_config(
 ) -> config_pb2.ConfigProto:
     """TF Serving's session config from its flags (server.cc and the bundle factory).
 
-    The thread counts always override the file's: intra/inter if either is set,
-    else --tensorflow_session_parallelism for both; 0 means AUTO_THREADS here.
+    The thread counts always override the file's: intra/inter if either is set (above
+    0), else --tensorflow_session_parallelism for both. A count is passed to TensorFlow
+    as it is (a negative inter-op count runs the ops in the caller's thread), except 0,
+    which means the AUTO_ counts here.
     Returns the config; a `mixed_precision` other than bfloat16 is ignored (TF
     Serving logs a warning), see `unsupported_mixed_precision`.
     """
@@ -62,8 +68,8 @@ def build_session_config(
         intra, inter = intra_op_parallelism, inter_op_parallelism
     else:
         intra = inter = session_parallelism
-    config.intra_op_parallelism_threads = intra if intra > 0 else AUTO_THREADS
-    config.inter_op_parallelism_threads = inter if inter > 0 else AUTO_THREADS
+    config.intra_op_parallelism_threads = intra or AUTO_INTRA_OP_THREADS
+    config.inter_op_parallelism_threads = inter or AUTO_INTER_OP_THREADS
     config.gpu_options.per_process_gpu_memory_fraction = per_process_gpu_memory_fraction
     if mixed_precision == BFLOAT16:
         config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 = (
