@@ -241,9 +241,18 @@ def start_stack(
     model_name: str,
     server_flags: Sequence[str] = (),
     gateway_flags: Sequence[str] = (),
+    grpc_socket: Path | None = None,
 ) -> Stack:
-    """Start a model server and a gateway in front of it (stopped when `stack` closes)."""
+    """Start a model server and a gateway in front of it (stopped when `stack` closes).
+
+    With `grpc_socket`, the model server also listens on that Unix socket
+    (`--grpc_socket_path`) and the gateway calls it there instead of on its TCP port.
+    """
     grpc_port, gateway_port = free_port(), free_port()
+    backend = f"{defaults.HOST}:{grpc_port}"
+    if grpc_socket is not None:
+        server_flags = [*server_flags, f"--grpc_socket_path={grpc_socket}"]
+        backend = f"unix:{grpc_socket}"
     server = stack.enter_context(
         process(
             f"model_server-{name}",
@@ -262,7 +271,7 @@ def start_stack(
             f"gateway-{name}",
             [
                 sys.executable, "-m", "covertype.cli", "gateway",
-                f"--port={gateway_port}", f"--tfserving={defaults.HOST}:{grpc_port}",
+                f"--port={gateway_port}", f"--tfserving={backend}",
                 f"--model-name={model_name}", *gateway_flags,
             ],
             work,

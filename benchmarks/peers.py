@@ -25,6 +25,11 @@ gRPC server answering a canned PredictResponse), and the same floor gateway in f
 our model server. Both answer byte for byte what our gateway answers. It also prints
 one-row gRPC Predict straight to the canned server and to ours, measured as
 benchmarks/profile_request.py measures it.
+
+`--unix-socket` adds a second stack of ours whose gateway calls the model server on a Unix
+socket (the model server's `--grpc_socket_path`, as TF Serving's) instead of loopback TCP:
+how tiers that share a machine or a pod would be wired. It also times one-row gRPC Predict
+straight to that socket.
 """
 
 import argparse
@@ -62,6 +67,7 @@ RAY_DEFAULTS = "Ray Serve, defaults"
 BENTOML = 'BentoML, workers="cpu_count"'
 FLOOR = "floor: raw ASGI + grpc.aio + canned gRPC server"
 FLOOR_ON_OURS = "floor gateway + our model server"
+OURS_UNIX = "covertype, gateway to model server on a Unix socket"
 DIRECT_GRPC_CALLS = 3000
 PEERS = {"ray-tuned": RAY_TUNED, "ray-defaults": RAY_DEFAULTS, "bentoml": BENTOML}
 LOW, HIGH = 1, 16
@@ -320,30 +326,33 @@ def report(medians: Sequence, memory: Mapping[str, float], rounds: int, seconds:
         )
     if ray_low is None or ray_high is None:
         return
-    ours_low, ours_high = by[(OURS, LOW)], by[(OURS, HIGH)]
-    print("issue 15's targets, ours against tuned Ray Serve:")
-    print(
-        ratio_line(f"c={LOW} p50", ours_low.p50_ms, ray_low.p50_ms, MAX_P50_RATIO_C1, True),
-        ratio_line(
-            f"c={LOW} req/s",
-            ours_low.requests_per_second,
-            ray_low.requests_per_second,
-            MIN_THROUGHPUT_RATIO_C1,
-            False,
-        ),
-        ratio_line(
-            f"c={HIGH} req/s",
-            ours_high.requests_per_second,
-            ray_high.requests_per_second,
-            MIN_THROUGHPUT_RATIO_C16,
-            False,
-        ),
-        sep="\n",
-    )
+    for ours in (OURS, OURS_UNIX):
+        if (ours, LOW) not in by:
+            continue
+        ours_low, ours_high = by[(ours, LOW)], by[(ours, HIGH)]
+        print(f"issue 15's targets, {ours} against tuned Ray Serve:")
+        print(
+            ratio_line(f"c={LOW} p50", ours_low.p50_ms, ray_low.p50_ms, MAX_P50_RATIO_C1, True),
+            ratio_line(
+                f"c={LOW} req/s",
+                ours_low.requests_per_second,
+                ray_low.requests_per_second,
+                MIN_THROUGHPUT_RATIO_C1,
+                False,
+            ),
+            ratio_line(
+                f"c={HIGH} req/s",
+                ours_high.requests_per_second,
+                ray_high.requests_per_second,
+                MIN_THROUGHPUT_RATIO_C16,
+                False,
+            ),
+            sep="\n",
+        )
 
 
-def report_floor(medians: Sequence, direct_ms: Mapping[str, Sequence[float]]) -> None:
-    """The floor targets against issue 15's concurrency-1 targets, and direct gRPC latency."""
+def report_floor(medians: Sequence) -> None:
+    """The floor targets against issue 15's concurrency-1 targets."""
     by = {(m.target, m.connections): m for m in medians}
     ray_low = by.get((RAY_TUNED, LOW))
     if ray_low is not None:
@@ -359,6 +368,10 @@ def report_floor(medians: Sequence, direct_ms: Mapping[str, Sequence[float]]) ->
                 False,
             )
             print(f"{name}: {p50}; {throughput}")
+
+
+def report_direct(direct_ms: Mapping[str, Sequence[float]]) -> None:
+    """One-row gRPC latency straight to each server, against issue 15's target."""
     for server, latencies in direct_ms.items():
         p50 = statistics.median(latencies)
         met = "MET" if p50 <= profile.GRPC_P50_TARGET_MS else "NOT MET"
@@ -381,6 +394,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--floor",
         action="store_true",
         help="also the floor: our two-hop shape with no work in it (see above)",
+    )
+    parser.add_argument(
+        "--unix-socket",
+        action="store_true",
+        help="also our stack with the gateway calling the model server on a Unix socket",
     )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -405,6 +423,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         ours = bench.start_stack(stack, "ours", work, models_dir, args.model_name)
         targets = [Target(OURS, ours.predict_url, (ours.model_server.pid, ours.gateway.pid))]
         answers = {OURS: bench.predict_once(ours.predict_url)}
+        grpc_socket = work / "model-server.sock"
+        if args.unix_socket:
+            on_socket = bench.start_stack(
+                stack, "ours-unix", work, models_dir, args.model_name, grpc_socket=grpc_socket
+            )
+            pids = (on_socket.model_server.pid, on_socket.gateway.pid)
+            targets.append(Target(OURS_UNIX, on_socket.predict_url, pids))
+            answers[OURS_UNIX] = bench.predict_once(on_socket.predict_url)
         # One at a time: two Ray clusters starting together on two busy cores can miss
         # Ray's node registration timeout.
         for peer in peers:
@@ -423,14 +449,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         time.sleep(5)  # at rest: start-up work (compiles, first requests) has settled
         memory = {t.name: rss_mib(t.pids) for t in targets}
+        direct_targets = {}
         if args.floor:
-            for server, port in (
-                ("the canned server", floor_port),
-                ("our model server", ours.grpc_port),
-            ):
-                direct_ms[server] = profile.direct_predict_ms(
-                    port, args.model_name, DIRECT_GRPC_CALLS
-                )
+            direct_targets["the canned server"] = f"{defaults.HOST}:{floor_port}"
+        if args.floor or args.unix_socket:
+            direct_targets["our model server"] = f"{defaults.HOST}:{ours.grpc_port}"
+        if args.unix_socket:
+            direct_targets["our model server on its Unix socket"] = f"unix:{grpc_socket}"
+        for server, target in direct_targets.items():
+            direct_ms[server] = profile.direct_predict_ms(
+                target, args.model_name, DIRECT_GRPC_CALLS
+            )
 
         script = work / "post.lua"
         script.write_text(bench.WRK_SCRIPT.format(body=json.dumps(EXAMPLE_OBSERVATION)))
@@ -454,7 +483,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "runs": [asdict(r) for r in runs],
     }
     if args.floor:
-        report_floor(medians, direct_ms)
+        report_floor(medians)
+    if direct_ms:
+        report_direct(direct_ms)
         figures["grpc_direct_p50_ms"] = {s: statistics.median(v) for s, v in direct_ms.items()}
     print(json.dumps(figures))
     return 1 if any(r.errors for r in runs) else 0

@@ -232,12 +232,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def direct_predict_ms(grpc_port: int, model_name: str, calls: int) -> list[float]:
-    """Latencies (ms) of one-row `Predict` calls, one at a time, after as many warm-up calls
-    as a tenth of `calls`: the request the gateway sends, straight to the model server."""
+def direct_predict_ms(target: str, model_name: str, calls: int) -> list[float]:
+    """Latencies (ms) of one-row `Predict` calls to the gRPC `target` (`host:port`,
+    `unix:path`), one at a time, after as many warm-up calls as a tenth of `calls`: the
+    request the gateway sends, straight to the model server."""
     rows = validate_instances([EXAMPLE_OBSERVATION])
     request = build_request(rows, model_name, VersionChoice())
-    with grpc.insecure_channel(f"{defaults.HOST}:{grpc_port}") as channel:
+    with grpc.insecure_channel(target) as channel:
         predict = channel.unary_unary(
             PREDICT_METHOD,
             request_serializer=predict_pb2.PredictRequest.SerializeToString,
@@ -334,7 +335,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench.tiny_model(models_dir)
         ours = bench.start_stack(stack, "profile", work, models_dir, args.model_name)
 
-        latencies = direct_predict_ms(ours.grpc_port, args.model_name, args.grpc_calls)
+        latencies = direct_predict_ms(
+            f"{defaults.HOST}:{ours.grpc_port}", args.model_name, args.grpc_calls
+        )
         grpc_p50 = statistics.median(latencies)
         grpc_p99 = statistics.quantiles(latencies, n=100)[98]
 
