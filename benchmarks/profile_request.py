@@ -9,9 +9,10 @@ frame a rule below names; samples per stage / sampling rate / requests served (t
 gateway's own request counter over the same window) is the stage's cost per request.
 
 The gateway is sampled on CPU only (its event loop's waits are not request work). The
-model server is sampled with `--idle`, so that the TensorFlow call counts while its
-thread waits for TensorFlow's own threads: its stages are wall time of the request's
-handler thread. The gRPC call's wall time as the gateway sees it comes from the
+model server is sampled with `--idle`, so that its stages are wall time of the request's
+handler thread: waits for the request's message and for the answer to be sent count, and
+so does a TensorFlow call whose ops run on TensorFlow's own threads (not by default: they
+run in the handler thread). The gRPC call's wall time as the gateway sees it comes from the
 gateway's backend-call histogram.
 
     .venv/bin/python -P benchmarks/profile_request.py [--seconds 20] [--rate 500]
