@@ -8,12 +8,14 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException
 
 from covertype import __version__
 from gateway import errors
 from gateway.batching import PredictBatcher
 from gateway.decoding import DecoderSettings, RequestDecoder
+from gateway.deferred import DeferredWork
 from gateway.docs import add_docs
 from gateway.error_pacing import ErrorPacer
 from gateway.fast_path import PredictFastPath
@@ -28,6 +30,15 @@ from gateway.routes import router
 from gateway.settings import GatewaySettings
 
 TITLE = "covertype gateway"
+# The gateway reports through its own Prometheus metrics and JSON logs and installs no
+# OpenTelemetry SDK, so FastAPI's OpenTelemetry bridge could never export anything here;
+# left on, it looks for configured providers on every request.
+NO_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+}
 DESCRIPTION = (
     "Forest cover type predictions (Kaggle / UCI Covertype) from named, typed observations. "
     "The gateway validates each observation, calls the model server (TensorFlow Serving's "
@@ -38,11 +49,18 @@ DESCRIPTION = (
 def create_app(settings: GatewaySettings) -> FastAPI:
     """The ASGI app; its lifespan opens (and closes) the gRPC channel to the model server."""
     metrics = GatewayMetrics()
+    deferred = DeferredWork()
+
+    def observe_backend_call(method: str, code: str, seconds: float) -> None:
+        deferred.defer(metrics.observe_backend_call, method, code, seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = ModelServerClient(
-            settings.tfserving, settings.timeout_seconds, metrics.observe_backend_call
+            settings.tfserving,
+            settings.timeout_seconds,
+            observe_backend_call,
+            while_waiting=deferred.run_pending,
         )
         app.state.client = client
         batcher = PredictBatcher(
@@ -73,6 +91,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         finally:
             await batcher.close()
             await client.close()
+            deferred.run_pending()
             prediction_log.close()
             decoder.close()
 
@@ -83,9 +102,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        telemetry=NO_TELEMETRY,
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.deferred = deferred
     app.state.readiness = Readiness()
     pacer = (
         ErrorPacer(settings.client_error_rate, settings.client_error_burst)
@@ -95,7 +116,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(router)
     # The last middleware added is the outermost: the fast path runs inside the context.
     app.add_middleware(PredictFastPath, route=_route(router, "POST", PREDICT_ROUTE))
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, pacer=pacer)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, deferred=deferred, pacer=pacer)
     app.add_exception_handler(errors.ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(HTTPException, _http_exception)

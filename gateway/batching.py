@@ -5,8 +5,9 @@ session run) whatever its number of rows. The batcher keeps at most
 `max_concurrent_calls` Predict calls in flight per version choice; a request that
 arrives while they are all busy waits for the next free slot and goes out in the same
 call as the other requests that queued meanwhile (up to `max_batch_instances` rows).
-It never waits on purpose: a lone request is sent at once, so single-request latency
-is unchanged, and under load the calls grow instead of queueing one by one.
+It never waits on purpose: a lone request is sent at once, from its own task (no
+hand-off to another one), so single-request latency is unchanged, and under load the
+calls grow instead of queueing one by one.
 
 One call in flight (the default) gave the most requests/s on the 2-core reference
 machine, where the gateway, the model server and the load generator share the cores;
@@ -99,11 +100,33 @@ class PredictBatcher:
         The deadline (`timeout_seconds` from now) covers the wait for a free call too.
         """
         loop = asyncio.get_running_loop()
-        pending = _Pending(rows, request_id, loop.time() + timeout_seconds, loop.create_future())
+        deadline = loop.time() + timeout_seconds
         lane = self._lanes.setdefault(choice, _Lane())
+        if not lane.queue and lane.in_flight < self._max_concurrent_calls:
+            return await self._lone(choice, lane, rows, request_id, deadline)
+        pending = _Pending(rows, request_id, deadline, loop.create_future())
         lane.queue.append(pending)
         self._dispatch(choice, lane)
         return await pending.future
+
+    async def _lone(
+        self,
+        choice: VersionChoice,
+        lane: _Lane,
+        rows: Sequence[Sequence[float]],
+        request_id: str,
+        deadline: float,
+    ) -> PredictOutcome:
+        """A request nobody queues with: its own call, made from its own task (no hand-off)."""
+        lane.in_flight += 1
+        try:
+            outcome = await self._predict(choice, rows, [request_id], deadline)
+        finally:
+            lane.in_flight -= 1
+            self._dispatch(choice, lane)
+        if outcome.unscorable:
+            raise UnscorableInstances(outcome.unscorable)
+        return outcome
 
     async def close(self) -> None:
         """Wait for the calls in flight to finish."""
@@ -138,7 +161,7 @@ class PredictBatcher:
     async def _call(self, choice: VersionChoice, lane: _Lane, batch: list[_Pending]) -> None:
         try:
             try:
-                outcome = await self._predict(choice, batch)
+                outcome = await self._predict_batch(choice, batch)
             except BackendError as error:
                 if len(batch) == 1 or error.code not in _ROW_ERRORS:
                     raise
@@ -166,23 +189,32 @@ class PredictBatcher:
     async def _alone(self, choice: VersionChoice, pending: _Pending) -> None:
         """Send one request's rows in a call of their own and settle it."""
         try:
-            outcome = await self._predict(choice, [pending])
+            outcome = await self._predict_batch(choice, [pending])
         except Exception as error:
             if not pending.future.done():
                 pending.future.set_exception(error)
             return
         _settle(pending, outcome)
 
-    async def _predict(self, choice: VersionChoice, batch: list[_Pending]) -> PredictOutcome:
+    async def _predict_batch(self, choice: VersionChoice, batch: list[_Pending]) -> PredictOutcome:
         """One Predict call carrying every row of `batch`, within the earliest deadline."""
         rows = [row for pending in batch for row in pending.rows]
+        deadline = min(p.deadline for p in batch)
+        return await self._predict(choice, rows, [p.request_id for p in batch], deadline)
+
+    async def _predict(
+        self,
+        choice: VersionChoice,
+        rows: Sequence[Sequence[float]],
+        request_ids: list[str],
+        deadline: float,
+    ) -> PredictOutcome:
+        """One Predict call carrying `rows`, within `deadline` (event loop time)."""
         if self._observer is not None:
             self._observer(len(rows))
         request = build_request(rows, self._model_name, choice)
-        remaining = min(p.deadline for p in batch) - asyncio.get_running_loop().time()
-        response = await self._client.predict(
-            request, [p.request_id for p in batch], max(remaining, 0.0)
-        )
+        remaining = deadline - asyncio.get_running_loop().time()
+        response = await self._client.predict(request, request_ids, max(remaining, 0.0))
         return read_response(response, len(rows), self._model_name)
 
 

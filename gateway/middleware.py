@@ -1,7 +1,8 @@
 """ASGI middleware around every request: request id, error pacing, access log, metrics.
 
 A plain ASGI middleware rather than Starlette's `BaseHTTPMiddleware`, which costs a
-task and a memory stream per request on the hot path.
+task and a memory stream per request on the hot path. A request's access-log line and
+metrics are recorded through `gateway.deferred`, after its answer has been sent.
 """
 
 import asyncio
@@ -14,6 +15,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.deferred import DeferredWork
 from gateway.error_pacing import ErrorPacer
 from gateway.logs import ACCESS_LOGGER
 from gateway.metrics import GatewayMetrics
@@ -44,14 +46,20 @@ class RequestContextMiddleware:
 
     With a `pacer`, a 4xx answer to a client address past its error budget is held
     for the pacer's delay before it is sent (`gateway.error_pacing`).
-    Handlers may set state `instances` and `model_version` for the access log.
+    Handlers may set state `instances` and `model_version` for the access log, which
+    is written, with the request's metrics, by `deferred`.
     """
 
     def __init__(
-        self, app: ASGIApp, metrics: GatewayMetrics, pacer: ErrorPacer | None = None
+        self,
+        app: ASGIApp,
+        metrics: GatewayMetrics,
+        deferred: DeferredWork,
+        pacer: ErrorPacer | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
+        self.deferred = deferred
         self.pacer = pacer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -88,7 +96,8 @@ class RequestContextMiddleware:
             await _send_internal_error(send, request_id, header)
         finally:
             in_progress.dec()
-            self._record(scope, request_id, status, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            self.deferred.defer(self._record, scope, request_id, status, seconds, time.time())
 
     async def _pace(self, scope: Scope, state: dict[str, Any]) -> None:
         """Hold an error answer while its client address is past its error budget."""
@@ -101,7 +110,10 @@ class RequestContextMiddleware:
             self.metrics.paced_errors.inc()
             await asyncio.sleep(delay)
 
-    def _record(self, scope: Scope, request_id: str, status: int, seconds: float) -> None:
+    def _record(
+        self, scope: Scope, request_id: str, status: int, seconds: float, ended_at: float
+    ) -> None:
+        """Count the request, and log it with `ended_at` (a `time.time()`) as its time."""
         route = scope.get("route")
         template = getattr(route, "path", None)
         if template is None:
@@ -113,20 +125,26 @@ class RequestContextMiddleware:
         state = scope["state"]
         if template == PREDICT_ROUTE and scope["method"] == "POST":
             self.metrics.observe_prediction(state.get("model_version"), status, seconds)
-        _access_log.info(
-            "request",
-            extra={
-                "request_id": request_id,
-                "method": scope["method"],
-                "route": template,
-                "path": scope["path"],
-                "status": status,
-                "latency_ms": round(seconds * 1000, 3),
-                "instances": state.get("instances"),
-                "model_version": state.get("model_version"),
-                "paced_ms": state.get("paced_ms"),
-            },
+        if not _access_log.isEnabledFor(logging.INFO):
+            return
+        fields = {
+            "request_id": request_id,
+            "method": scope["method"],
+            "route": template,
+            "path": scope["path"],
+            "status": status,
+            "latency_ms": round(seconds * 1000, 3),
+            "instances": state.get("instances"),
+            "model_version": state.get("model_version"),
+            "paced_ms": state.get("paced_ms"),
+        }
+        record = _access_log.makeRecord(
+            _access_log.name, logging.INFO, "", 0, "request", (), None, extra=fields
         )
+        record.relativeCreated -= (record.created - ended_at) * 1000
+        record.created = ended_at
+        record.msecs = int((ended_at - int(ended_at)) * 1000) + 0.0
+        _access_log.handle(record)
 
 
 async def _send_internal_error(send: Send, request_id: str, header: tuple[bytes, bytes]) -> None:

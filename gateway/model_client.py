@@ -12,6 +12,9 @@ round-robin, skips replicas whose standard gRPC health service says NOT_SERVING
 with UNAVAILABLE (a replica that died or is draining) on another one, within the
 call's deadline and a retry budget. The channel reconnects by itself; the reconnect
 backoff is capped low so that recovery takes about a second, not gRPC's two minutes.
+
+`while_waiting` is called once the request of each call has been sent, before waiting
+for its answer: the gateway does its deferred bookkeeping there (`gateway.deferred`).
 """
 
 import asyncio
@@ -66,6 +69,8 @@ CHANNEL_OPTIONS: tuple[tuple[str, int | str], ...] = (
 
 # (method name, gRPC status code name, seconds) after every call, for metrics.
 CallObserver = Callable[[str, str, float], None]
+# Work to do while a call is in flight.
+WhileWaiting = Callable[[], None]
 
 _Response = TypeVar("_Response", bound=Message)
 
@@ -91,10 +96,12 @@ class ModelServerClient:
         target: str,
         timeout_seconds: float,
         observer: CallObserver | None = None,
+        while_waiting: WhileWaiting | None = None,
     ) -> None:
         self.target = target
         self.timeout_seconds = timeout_seconds
         self._observer = observer
+        self._while_waiting = while_waiting
         self._channel = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
         self._predict = self._channel.unary_unary(
             PREDICT_METHOD,
@@ -143,17 +150,22 @@ class ModelServerClient:
     ) -> _Response:
         started = time.perf_counter()
         code = grpc.StatusCode.OK
+        call = stub(
+            request,
+            timeout=self.timeout_seconds if timeout_seconds is None else timeout_seconds,
+            metadata=tuple((REQUEST_ID_METADATA, rid) for rid in request_ids),
+        )
         try:
-            return await stub(
-                request,
-                timeout=self.timeout_seconds if timeout_seconds is None else timeout_seconds,
-                metadata=tuple((REQUEST_ID_METADATA, rid) for rid in request_ids),
-            )
+            if self._while_waiting is not None:
+                await asyncio.sleep(0)  # grpc.aio sends the request in the next loop turn
+                self._while_waiting()
+            return await call
         except grpc.aio.AioRpcError as error:
             code = error.code()
             raise BackendError(method, code, error.details() or "") from error
         except asyncio.CancelledError:
             code = grpc.StatusCode.CANCELLED
+            call.cancel()
             raise
         finally:
             if self._observer is not None:

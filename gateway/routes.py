@@ -336,4 +336,5 @@ def _not_ready(model_name: str, reason: str) -> Response:
 )
 async def metrics(request: Request) -> Response:
     """Requests by route and status, request and backend-call latency, instances per request."""
+    request.app.state.deferred.run_pending()  # every request answered so far is counted
     return Response(request.app.state.metrics.exposition(), media_type=CONTENT_TYPE)
