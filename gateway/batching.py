@@ -103,13 +103,13 @@ class PredictBatcher:
         deadline = loop.time() + timeout_seconds
         lane = self._lanes.setdefault(choice, _Lane())
         if not lane.queue and lane.in_flight < self._max_concurrent_calls:
-            return await self._lone(choice, lane, rows, request_id, deadline)
+            return await self._predict_unqueued(choice, lane, rows, request_id, deadline)
         pending = _Pending(rows, request_id, deadline, loop.create_future())
         lane.queue.append(pending)
         self._dispatch(choice, lane)
         return await pending.future
 
-    async def _lone(
+    async def _predict_unqueued(
         self,
         choice: VersionChoice,
         lane: _Lane,
