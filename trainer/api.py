@@ -108,7 +108,7 @@ def build_candidate(
     sizes = ", ".join(f"{name} {count:,}" for name, count in parts.sizes().items())
     _say(out, f"Training ({options.epochs} epochs, seed {options.seed}): {sizes}")
     run = train(parts.train, options.epochs, options.seed, hyper, progress=out)
-    _say(out, f"  {run.epochs_run} epochs, {run.seconds:.1f}s")
+    _say(out, f"  {run.epochs_run} epochs, {run.seconds:.1f}s ({run.compute_dtype} products)")
 
     module = ServingModule(run.model)
     metrics = score(parts.test.labels, module.predict(parts.test.features))
@@ -137,12 +137,15 @@ def build_candidate(
 
 
 def train_and_publish(
-    options: TrainOptions, registry: Path | str, model_name: str = MODEL_NAME
+    options: TrainOptions,
+    registry: Path | str,
+    model_name: str = MODEL_NAME,
+    hyper: Hyperparameters = DEFAULT_HYPERPARAMETERS,
 ) -> Published:
     """Build a candidate in a temporary folder and publish it as the next version of
     `registry` (a models folder or `s3://bucket/prefix`)."""
     with tempfile.TemporaryDirectory(prefix="covertype-candidate-") as workdir:
-        candidate = build_candidate(options, Path(workdir), model_name=model_name)
+        candidate = build_candidate(options, Path(workdir), hyper, model_name)
         version = publish_version(candidate.path, registry, model_name)
     folder = None if is_s3_uri(str(registry)) else Path(registry) / model_name / str(version)
     return Published(version, str(registry), folder, candidate.metrics)
@@ -231,6 +234,7 @@ def _training_facts(
     return {
         "parameters": {**hyper.as_dict(), "epochs": options.epochs, "trainable_weights": weights},
         "seed": options.seed,
+        "compute_dtype": run.compute_dtype,
         "epochs_run": run.epochs_run,
         "training_loss": run.history["loss"][-1],
         "training_accuracy": run.history["accuracy"][-1],

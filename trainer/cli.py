@@ -4,12 +4,14 @@ No TensorFlow at import time: the handler imports the trainer library when it ru
 """
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 from covertype.defaults import ASSETS_EXTRA, DATA_ENV, METRICS_FILE, MODEL_NAME, MODELS_DIR
 from covertype.tensorflow_logs import import_tensorflow
 from trainer.options import DEFAULT_CV_FOLDS, DEFAULT_EPOCHS
+from trainer.precision import COMPUTE_DTYPES
 
 EXIT_DATA_NOT_FOUND = 1
 EXIT_INVALID_DATA = 2
@@ -68,6 +70,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"(default {DEFAULT_CV_FOLDS}; FOLDS more trainings) and record the figures in the "
         "model card",
     )
+    parser.add_argument(
+        "--compute-dtype",
+        choices=COMPUTE_DTYPES,
+        default="auto",
+        help="what the dense layers multiply in while training: auto is bfloat16 on a CPU "
+        "with native bfloat16 products (AMX, AVX512-BF16), float32 elsewhere; the exported "
+        "model computes in float32 either way (default: %(default)s)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the final summary")
     parser.set_defaults(handler=run_train)
 
@@ -77,7 +87,7 @@ def run_train(args: argparse.Namespace) -> int:
     from registry.errors import RegistryError
 
     import_tensorflow()
-    from trainer.api import TrainOptions, train_and_publish
+    from trainer.api import DEFAULT_HYPERPARAMETERS, TrainOptions, train_and_publish
     from trainer.data import DataNotFoundError
     from trainer.problems import DataValidationError
 
@@ -90,7 +100,9 @@ def run_train(args: argparse.Namespace) -> int:
         cv_folds=args.cv,
     )
     try:
-        published = train_and_publish(options, args.registry or args.models_dir, args.model_name)
+        hyper = dataclasses.replace(DEFAULT_HYPERPARAMETERS, compute_dtype=args.compute_dtype)
+        registry = args.registry or args.models_dir
+        published = train_and_publish(options, registry, args.model_name, hyper)
     except DataValidationError as error:
         print(error.report(limit=_REPORT_LIMIT), file=sys.stderr)
         print("Nothing was published.", file=sys.stderr)

@@ -21,6 +21,7 @@ from covertype.defaults import (
 )
 from covertype.schema import FEATURE_COLUMNS
 from trainer.folding import fold_batch_norm
+from trainer.precision import serve_in_float32
 
 _NAMED_INPUTS = {name: tf.TensorSpec([None], tf.float32, name=name) for name in FEATURE_COLUMNS}
 _MATRIX_INPUT = tf.TensorSpec([None, len(FEATURE_COLUMNS)], tf.float32, name=MATRIX_INPUT)
@@ -29,13 +30,14 @@ _MATRIX_INPUT = tf.TensorSpec([None, len(FEATURE_COLUMNS)], tf.float32, name=MAT
 class ServingModule(tf.Module):
     """The exported object: the Keras model behind the two signature functions.
 
-    The model is served with its batch normalisation folded into the dense layers
+    The model is served in float32 whatever its layers trained in (`trainer.precision`;
+    this sets their policies), with its batch normalisation folded into the dense layers
     (`trainer.folding`): same probabilities, fewer operations per call.
     """
 
     def __init__(self, model: keras.Model) -> None:
         super().__init__(name="covertype")
-        self.model = fold_batch_norm(model)
+        self.model = fold_batch_norm(serve_in_float32(model))
 
     @tf.function(input_signature=[_MATRIX_INPUT])
     def predict_matrix(self, features: tf.Tensor) -> dict[str, tf.Tensor]:

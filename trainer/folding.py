@@ -43,18 +43,24 @@ def fold_batch_norm(model: keras.Model) -> keras.Model:
 
 
 def _foldable_pairs(model: keras.Model) -> list[tuple[keras.layers.Dense, keras.layers.Layer]]:
-    """(Dense, BatchNormalization) pairs where the norm reads only that bias-free, linear Dense
-    and normalises its last axis."""
+    """(Dense, BatchNormalization) pairs where the norm is the only operation of `model` that
+    reads that bias-free, linear Dense, and normalises its last axis.
+
+    Operations outside `model`'s graph do not count: a Dense under a mixed precision policy
+    leaves a dead-end autocast `Cast` among its readers when a float32 layer reads it.
+    """
+    operations = {id(operation) for operation in model.operations}
     pairs = []
     for norm in model.layers:
         if not isinstance(norm, keras.layers.BatchNormalization) or norm.axis not in (-1, 1):
             continue
         source = norm._inbound_nodes[0].input_tensors[0]._keras_history.operation
+        readers = [node for node in source._outbound_nodes if id(node.operation) in operations]
         if (
             isinstance(source, keras.layers.Dense)
             and not source.use_bias
             and source.activation is keras.activations.linear
-            and len(source._outbound_nodes) == 1
+            and len(readers) == 1
             and len(source.kernel.shape) == 2
         ):
             pairs.append((source, norm))

@@ -16,6 +16,7 @@ from covertype.schema import FEATURE_COLUMNS, NUM_CLASSES, NUMERIC_COLUMNS
 from trainer.encoding import PiecewiseLinearEncoding
 from trainer.features import ENGINEERED_COLUMNS, CoverFeatures
 from trainer.grouped import GroupedDense
+from trainer.precision import layer_policy, resolve_compute_dtype
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Hyperparameters:
     weight_average: float = 0.0  # EMA momentum of the weights (0: none)
     synthetic_rows: float = 2.0  # rows labelled by a tree teacher, per training row
     teacher_trees: int = 300  # trees of that teacher
+    compute_dtype: str = "auto"  # dense layers' products while training (trainer.precision)
 
     def as_dict(self) -> dict[str, object]:
         """Plain JSON-ready values, for the model card."""
@@ -56,7 +58,11 @@ class Network:
 
 
 def build_model(train_features: np.ndarray, hyper: Hyperparameters) -> Network:
-    """The network, with its normalisation adapted to `train_features` ([rows, 54], raw values)."""
+    """The network, with its normalisation adapted to `train_features` ([rows, 54], raw values).
+
+    Its dense layers compute in `hyper.compute_dtype` (resolved by `trainer.precision`).
+    """
+    policy = layer_policy(resolve_compute_dtype(hyper.compute_dtype))
     inputs = keras.Input(shape=(len(FEATURE_COLUMNS),), dtype="float32", name="features")
     engineer = CoverFeatures(name="engineer")
     engineered_train = engineer(train_features)
@@ -70,7 +76,10 @@ def build_model(train_features: np.ndarray, hyper: Hyperparameters) -> Network:
         encoded_bins = bins(engineered)
         if hyper.numeric_embedding:
             embed = GroupedDense(
-                len(ENGINEERED_COLUMNS), hyper.numeric_embedding, name="numeric_embedding"
+                len(ENGINEERED_COLUMNS),
+                hyper.numeric_embedding,
+                name="numeric_embedding",
+                dtype=policy,
             )
             encoded_bins = keras.layers.Activation("relu", name="numeric_embedding_relu")(
                 embed(encoded_bins)
@@ -82,11 +91,12 @@ def build_model(train_features: np.ndarray, hyper: Hyperparameters) -> Network:
     x = encoded
     for i, units in enumerate(hyper.hidden_units, start=1):
         # every member's first layer reads the same encoded features
-        x = _members_dense(1 if i == 1 else members, members * units, False, f"dense_{i}")(x)
+        groups = 1 if i == 1 else members
+        x = _members_dense(groups, members * units, False, f"dense_{i}", policy)(x)
         x = keras.layers.BatchNormalization(name=f"batch_norm_{i}")(x)
         x = keras.layers.Activation("relu", name=f"relu_{i}")(x)
         x = keras.layers.Dropout(hyper.dropout, name=f"dropout_{i}")(x)
-    logits = _members_dense(members, members * NUM_CLASSES, True, "logits")(x)
+    logits = _members_dense(members, members * NUM_CLASSES, True, "logits", policy)(x)
     logits = keras.layers.Reshape((members, NUM_CLASSES), name="member_logits")(logits)
     probabilities = keras.layers.Softmax(name="member_probabilities")(logits)
     mean = keras.layers.GlobalAveragePooling1D(name="probabilities")(probabilities)
@@ -96,12 +106,15 @@ def build_model(train_features: np.ndarray, hyper: Hyperparameters) -> Network:
     )
 
 
-def _members_dense(groups: int, units: int, use_bias: bool, name: str) -> keras.layers.Layer:
-    """A dense layer of `units` outputs in all, split into `groups` independent groups.
+def _members_dense(
+    groups: int, units: int, use_bias: bool, name: str, policy: str
+) -> keras.layers.Layer:
+    """A dense layer of `units` outputs in all, split into `groups` independent groups,
+    computing under the Keras dtype `policy`.
 
     One group is a plain `Dense` (a single MatMul: cheaper to train and to serve than the
     grouped layer's einsum with a group axis of 1).
     """
     if groups == 1:
-        return keras.layers.Dense(units, use_bias=use_bias, name=name)
-    return GroupedDense(groups, units // groups, use_bias=use_bias, name=name)
+        return keras.layers.Dense(units, use_bias=use_bias, name=name, dtype=policy)
+    return GroupedDense(groups, units // groups, use_bias=use_bias, name=name, dtype=policy)

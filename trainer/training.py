@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from covertype.schema import NUM_CLASSES
 from trainer.model import Hyperparameters, build_model
+from trainer.precision import resolve_compute_dtype
 from trainer.splits import Rows
 from trainer.teacher import TreeTeacher, synthetic_rows
 
@@ -23,6 +24,7 @@ class TrainingRun:
     model: keras.Model
     history: dict[str, list[float]]  # per epoch: loss, accuracy (on the training rows)
     seconds: float
+    compute_dtype: str  # what the dense layers' products trained in (exports are float32)
 
     @property
     def epochs_run(self) -> int:
@@ -82,7 +84,8 @@ def train(
     )  # the optimizer leaves the averaged weights in the model when training ends
     seconds = time.perf_counter() - started
     history = {name: [float(v) for v in values] for name, values in fitted.history.items()}
-    return TrainingRun(network.serving, history, seconds)
+    compute_dtype = resolve_compute_dtype(hyper.compute_dtype)
+    return TrainingRun(network.serving, history, seconds, compute_dtype)
 
 
 class EpochProgress(keras.callbacks.Callback):

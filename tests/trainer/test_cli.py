@@ -161,6 +161,23 @@ def test_non_positive_counts_are_usage_errors(
     assert "must be a positive integer" in capsys.readouterr().err
 
 
+def test_an_explicit_compute_dtype_is_what_the_card_records(
+    train_csv: Path, tmp_path: Path
+) -> None:
+    args = ["train", "--data", str(train_csv), "--models-dir", str(tmp_path), "--quiet"]
+    assert main([*args, *TINY, "--compute-dtype", "float32"]) == 0
+    card = json.loads((tmp_path / MODEL_NAME / "1" / ASSETS_EXTRA / METRICS_FILE).read_text())
+    assert card["compute_dtype"] == "float32"
+    assert card["parameters"]["compute_dtype"] == "float32"
+
+
+def test_an_unknown_compute_dtype_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["train", "--compute-dtype", "float16"])
+    assert caught.value.code == 2
+    assert "--compute-dtype: invalid choice: 'float16'" in capsys.readouterr().err
+
+
 def test_one_fold_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
         main(["train", "--cv", "1"])

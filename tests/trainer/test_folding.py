@@ -45,7 +45,9 @@ def _folded_with_the_same_outputs(model: keras.Model, rows: np.ndarray) -> keras
 def test_the_folded_model_serves_the_same_probabilities_without_batch_norm(
     rows: np.ndarray,
 ) -> None:
-    hyper = dataclasses.replace(DEFAULT_HYPERPARAMETERS, hidden_units=(32, 16, 8))
+    hyper = dataclasses.replace(
+        DEFAULT_HYPERPARAMETERS, hidden_units=(32, 16, 8), compute_dtype="float32"
+    )
     model = _with_trained_like_statistics(build_model(rows, hyper).serving)
     folded = _folded_with_the_same_outputs(model, rows)
     kinds = {type(layer).__name__ for layer in folded.layers}
@@ -57,7 +59,9 @@ def test_the_folded_model_serves_the_same_probabilities_without_batch_norm(
 
 
 def test_a_grouped_ensemble_keeps_its_batch_norm_and_its_outputs(rows: np.ndarray) -> None:
-    hyper = dataclasses.replace(DEFAULT_HYPERPARAMETERS, members=2, hidden_units=(16, 8))
+    hyper = dataclasses.replace(
+        DEFAULT_HYPERPARAMETERS, members=2, hidden_units=(16, 8), compute_dtype="float32"
+    )
     model = _with_trained_like_statistics(build_model(rows, hyper).serving)
     folded = _folded_with_the_same_outputs(model, rows)
     # only the first layer (a plain Dense read by every member) is folded

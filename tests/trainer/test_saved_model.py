@@ -29,6 +29,7 @@ from covertype.schema import CLASS_NAMES, FEATURE_COLUMNS, NUM_CLASSES
 from tests.conftest import REPO_ROOT, PublishTiny
 from trainer.api import load_validated_data
 from trainer.card import CONFUSION_MATRIX_PLOT, TRAINING_CURVE_PLOT
+from trainer.precision import resolve_compute_dtype
 from trainer.splits import Rows, split, stratified_sample
 
 
@@ -150,6 +151,8 @@ def test_model_card_holds_real_numbers(card: dict[str, Any], train_csv: Path) ->
     assert card["parameters"]["epochs"] == 1 and card["epochs_run"] == 1
     assert card["parameters"]["trainable_weights"] > 1000
     assert card["training_seconds"] > 0
+    assert card["parameters"]["compute_dtype"] == "auto"
+    assert card["compute_dtype"] == resolve_compute_dtype("auto"), "as resolved on this CPU"
     assert card["tensorflow_version"] == tf.__version__
     in_git = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse"], capture_output=True)
     if in_git.returncode != 0:
