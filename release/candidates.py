@@ -11,7 +11,7 @@ trained on some of those rows, which flatters it, so the gate errs on the strict
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -120,11 +120,13 @@ def evaluation_rows(
     return EvaluationRows(validated.features[rows], validated.labels[rows], held_out_by)
 
 
-def train(options: Any, workdir: Path, validated: Any) -> BuiltCandidate:
-    """Train a candidate with `trainer.api.build_candidate` into `workdir`."""
-    from trainer.api import build_candidate
+def train(options: Any, workdir: Path, validated: Any, compute_dtype: str) -> BuiltCandidate:
+    """Train a candidate with `trainer.api.build_candidate` into `workdir`, its dense layers'
+    products in `compute_dtype` (`trainer.precision`)."""
+    from trainer.api import DEFAULT_HYPERPARAMETERS, build_candidate
 
-    candidate = build_candidate(options, workdir)
+    hyper = replace(DEFAULT_HYPERPARAMETERS, compute_dtype=compute_dtype)
+    candidate = build_candidate(options, workdir, hyper)
     return BuiltCandidate(
         candidate.path, candidate.metrics, f"trained on {validated.location.describe()}"
     )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from covertype import defaults
 from covertype.tensorflow_logs import import_tensorflow
+from trainer.precision import COMPUTE_DTYPES
 
 if TYPE_CHECKING:
     from registry.registry import Registry
@@ -103,6 +104,13 @@ def _register_release(subparsers: argparse._SubParsersAction) -> None:
         "--sample", type=_positive(int), help="train on a stratified sample of N rows"
     )
     source.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    source.add_argument(
+        "--compute-dtype",
+        choices=COMPUTE_DTYPES,
+        default="auto",
+        help="what the candidate's dense layers multiply in while training, as for "
+        "`covertype train` (default: %(default)s)",
+    )
     source.add_argument("--quiet", action="store_true", help="no training progress")
     source.add_argument(
         "--candidate",
@@ -262,7 +270,7 @@ def run_release(args: argparse.Namespace) -> int:
         options = {"data": args.data, "seed": args.seed, "sample": args.sample, "quiet": args.quiet}
         if args.epochs is not None:
             options["epochs"] = args.epochs
-        source = CandidateSource(train=TrainOptions(**options))
+        source = CandidateSource(train=TrainOptions(**options), compute_dtype=args.compute_dtype)
     return int(release(settings, source).exit_code)
 
 

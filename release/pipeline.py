@@ -78,6 +78,7 @@ class CandidateSource:
     train: Any = None  # trainer.api.TrainOptions
     path: Path | None = None
     data: Path | None = None
+    compute_dtype: str = "auto"  # what a trained candidate's products run in (trainer.precision)
 
 
 @dataclass
@@ -263,7 +264,9 @@ class _Run:
                 built = candidates.given(self.source.path)
             else:
                 workdir = self.settings.models_dir / CANDIDATES_DIR / self.outcome.run
-                built = candidates.train(self.source.train, workdir, self.validated)
+                built = candidates.train(
+                    self.source.train, workdir, self.validated, self.source.compute_dtype
+                )
             self.built = built
             self.outcome.candidate = self.outcome.run
             self.outcome.candidate_metrics = built.metrics

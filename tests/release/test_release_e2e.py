@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from covertype.cli import main
-from covertype.defaults import MODEL_NAME
+from covertype.defaults import ASSETS_EXTRA, METRICS_FILE, MODEL_NAME
 from covertype.schema import EXAMPLE_OBSERVATION
 from release.candidates import BOTH, CANDIDATE_ONLY
 from tests.support.gateway import RunningGateway, start_gateway
@@ -198,9 +198,12 @@ def _a_worse_candidate_is_halted_and_the_live_version_untouched(stack: Stack) ->
 
 
 def _a_forced_release_bypasses_the_gate_and_says_so(stack: Stack) -> None:
-    out = _ok(stack.release("--data", str(stack.train_csv), *WORSE, "--force"))
+    forced = ("--force", "--compute-dtype", "float32")
+    out = _ok(stack.release("--data", str(stack.train_csv), *WORSE, *forced))
 
     assert "RELEASED version 2" in out and "gate bypassed with --force" in out
+    card = json.loads((stack.base / "2" / ASSETS_EXTRA / METRICS_FILE).read_text())
+    assert card["compute_dtype"] == "float32", "the candidate trained as asked"
     assert stack.served_version() == 2
     assert stack.run_events(out) == ["trained", "gate", "publishing", "published", "verified"]
     gate = next(e for e in reversed(stack.events()) if e["event"] == "gate")
