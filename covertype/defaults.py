@@ -38,3 +38,6 @@ ARCHIVE_SUFFIX = ".archive"
 
 DATA_ENV = "COVERTYPE_DATA"
 TRAIN_CSV = DATA_DIR / "train.csv"
+
+# What a network's dense layers may multiply in while training (trainer.precision resolves "auto")
+COMPUTE_DTYPES = ("auto", "float32", "bfloat16")

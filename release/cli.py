@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, TypeVar
 
 from covertype import defaults
 from covertype.tensorflow_logs import import_tensorflow
-from trainer.precision import COMPUTE_DTYPES
 
 if TYPE_CHECKING:
     from registry.registry import Registry
@@ -106,7 +105,7 @@ def _register_release(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     source.add_argument(
         "--compute-dtype",
-        choices=COMPUTE_DTYPES,
+        choices=defaults.COMPUTE_DTYPES,
         default="auto",
         help="what the candidate's dense layers multiply in while training, as for "
         "`covertype train` (default: %(default)s)",

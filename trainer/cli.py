@@ -8,10 +8,16 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from covertype.defaults import ASSETS_EXTRA, DATA_ENV, METRICS_FILE, MODEL_NAME, MODELS_DIR
+from covertype.defaults import (
+    ASSETS_EXTRA,
+    COMPUTE_DTYPES,
+    DATA_ENV,
+    METRICS_FILE,
+    MODEL_NAME,
+    MODELS_DIR,
+)
 from covertype.tensorflow_logs import import_tensorflow
 from trainer.options import DEFAULT_CV_FOLDS, DEFAULT_EPOCHS
-from trainer.precision import COMPUTE_DTYPES
 
 EXIT_DATA_NOT_FOUND = 1
 EXIT_INVALID_DATA = 2

@@ -10,10 +10,11 @@ float32 there. Whatever the network trained in, it is exported and evaluated in 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from covertype.defaults import COMPUTE_DTYPES
+
 if TYPE_CHECKING:  # keras is heavy; the CLI imports this module for its choices
     import keras
 
-COMPUTE_DTYPES = ("auto", "float32", "bfloat16")
 NATIVE_BFLOAT16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
 _CPU_INFO = Path("/proc/cpuinfo")
 
