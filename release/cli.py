@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from covertype import defaults
+from covertype.arguments import add_compute_dtype_argument
 from covertype.tensorflow_logs import import_tensorflow
 
 if TYPE_CHECKING:
@@ -103,13 +104,7 @@ def _register_release(subparsers: argparse._SubParsersAction) -> None:
         "--sample", type=_positive(int), help="train on a stratified sample of N rows"
     )
     source.add_argument("--seed", type=int, default=0, help="default: %(default)s")
-    source.add_argument(
-        "--compute-dtype",
-        choices=defaults.COMPUTE_DTYPES,
-        default="auto",
-        help="what the candidate's dense layers multiply in while training, as for "
-        "`covertype train` (default: %(default)s)",
-    )
+    add_compute_dtype_argument(source, "the candidate")
     source.add_argument("--quiet", action="store_true", help="no training progress")
     source.add_argument(
         "--candidate",

@@ -8,9 +8,9 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from covertype.arguments import add_compute_dtype_argument
 from covertype.defaults import (
     ASSETS_EXTRA,
-    COMPUTE_DTYPES,
     DATA_ENV,
     METRICS_FILE,
     MODEL_NAME,
@@ -76,14 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"(default {DEFAULT_CV_FOLDS}; FOLDS more trainings) and record the figures in the "
         "model card",
     )
-    parser.add_argument(
-        "--compute-dtype",
-        choices=COMPUTE_DTYPES,
-        default="auto",
-        help="what the dense layers multiply in while training: auto is bfloat16 on a CPU "
-        "with native bfloat16 products (AMX, AVX512-BF16), float32 elsewhere; the exported "
-        "model computes in float32 either way (default: %(default)s)",
-    )
+    add_compute_dtype_argument(parser, "the network")
     parser.add_argument("--quiet", action="store_true", help="print only the final summary")
     parser.set_defaults(handler=run_train)
 

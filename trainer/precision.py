@@ -8,12 +8,10 @@ float32 there. Whatever the network trained in, it is exported and evaluated in 
 """
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import keras
 
 from covertype.defaults import COMPUTE_DTYPES
-
-if TYPE_CHECKING:  # keras is heavy; the CLI imports this module for its choices
-    import keras
 
 NATIVE_BFLOAT16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
 _CPU_INFO = Path("/proc/cpuinfo")
@@ -46,7 +44,7 @@ def layer_policy(compute_dtype: str) -> str:
     return "mixed_bfloat16" if compute_dtype == "bfloat16" else "float32"
 
 
-def serve_in_float32(model: "keras.Model") -> "keras.Model":
+def serve_in_float32(model: keras.Model) -> keras.Model:
     """`model` with every layer computing in float32 (its weights are float32 already)."""
     for layer in model.layers:
         if layer.dtype_policy.name != "float32":

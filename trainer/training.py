@@ -3,7 +3,7 @@
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TextIO
 
 import keras
@@ -50,7 +50,8 @@ def train(
 ) -> TrainingRun:
     """Train on `rows` for `epochs` epochs; print progress unless `progress` is None."""
     make_deterministic(seed)
-    network = build_model(rows.features, hyper)
+    compute_dtype = resolve_compute_dtype(hyper.compute_dtype)  # reads the CPU's flags once
+    network = build_model(rows.features, replace(hyper, compute_dtype=compute_dtype))
     features, targets = _training_rows(rows, seed, hyper, progress)
     steps = epochs * math.ceil(len(features) / hyper.batch_size)
     warmup = int(steps * hyper.warmup_fraction)
@@ -84,7 +85,6 @@ def train(
     )  # the optimizer leaves the averaged weights in the model when training ends
     seconds = time.perf_counter() - started
     history = {name: [float(v) for v in values] for name, values in fitted.history.items()}
-    compute_dtype = resolve_compute_dtype(hyper.compute_dtype)
     return TrainingRun(network.serving, history, seconds, compute_dtype)
 
 
