@@ -108,7 +108,11 @@ def build_candidate(
     sizes = ", ".join(f"{name} {count:,}" for name, count in parts.sizes().items())
     _say(out, f"Training ({options.epochs} epochs, seed {options.seed}): {sizes}")
     run = train(parts.train, options.epochs, options.seed, hyper, progress=out)
-    _say(out, f"  {run.epochs_run} epochs, {run.seconds:.1f}s ({run.compute_dtype} products)")
+    _say(
+        out,
+        f"  {run.epochs_run} epochs, {run.seconds:.1f}s ({run.compute_dtype} products; "
+        f"{run.usage.describe()})",
+    )
 
     module = ServingModule(run.model)
     metrics = score(parts.test.labels, module.predict(parts.test.features))
@@ -239,6 +243,11 @@ def _training_facts(
         "training_loss": run.history["loss"][-1],
         "training_accuracy": run.history["accuracy"][-1],
         "training_seconds": round(run.seconds, 2),
+        # what the host gave the fit: a slow host shows as steal, slow code as CPU time
+        "training_cpu_seconds": round(run.usage.cpu_seconds, 2),
+        "training_steal_fraction": (
+            None if run.usage.steal_fraction is None else round(run.usage.steal_fraction, 4)
+        ),
         # per-epoch curves, so that a console can draw them (training_curve.png is the same)
         "training_history": {
             name: [round(float(value), 6) for value in values]

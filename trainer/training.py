@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from covertype.schema import NUM_CLASSES
+from trainer.host_usage import HostUsage, mark, usage_since
 from trainer.model import Hyperparameters, build_model
 from trainer.precision import resolve_compute_dtype
 from trainer.splits import Rows
@@ -23,8 +24,13 @@ class TrainingRun:
 
     model: keras.Model
     history: dict[str, list[float]]  # per epoch: loss, accuracy (on the training rows)
-    seconds: float
+    usage: HostUsage  # the fit's wall and CPU time, and the hypervisor's share meanwhile
     compute_dtype: str  # what the dense layers' products trained in (exports are float32)
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of the fit."""
+        return self.usage.wall_seconds
 
     @property
     def epochs_run(self) -> int:
@@ -73,7 +79,7 @@ def train(
         metrics=[keras.metrics.MeanMetricWrapper(_mean_accuracy, name="accuracy")],
     )
     callbacks = [EpochProgress(epochs, progress)] if progress is not None else []
-    started = time.perf_counter()
+    started = mark()
     fitted = network.training.fit(
         features,
         targets,
@@ -83,9 +89,9 @@ def train(
         verbose=0,
         callbacks=callbacks,
     )  # the optimizer leaves the averaged weights in the model when training ends
-    seconds = time.perf_counter() - started
+    usage = usage_since(started)
     history = {name: [float(v) for v in values] for name, values in fitted.history.items()}
-    return TrainingRun(network.serving, history, seconds, compute_dtype)
+    return TrainingRun(network.serving, history, usage, compute_dtype)
 
 
 class EpochProgress(keras.callbacks.Callback):

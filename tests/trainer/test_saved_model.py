@@ -151,6 +151,9 @@ def test_model_card_holds_real_numbers(card: dict[str, Any], train_csv: Path) ->
     assert card["parameters"]["epochs"] == 1 and card["epochs_run"] == 1
     assert card["parameters"]["trainable_weights"] > 1000
     assert card["training_seconds"] > 0
+    assert card["training_cpu_seconds"] > 0
+    steal = card["training_steal_fraction"]
+    assert steal is None or 0 <= steal < 1, "the hypervisor's share of the fit's CPU time"
     assert card["parameters"]["compute_dtype"] == "auto"
     assert card["compute_dtype"] == resolve_compute_dtype("auto"), "as resolved on this CPU"
     assert card["tensorflow_version"] == tf.__version__
