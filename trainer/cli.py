@@ -9,13 +9,7 @@ import sys
 from pathlib import Path
 
 from covertype.arguments import add_compute_dtype_argument
-from covertype.defaults import (
-    ASSETS_EXTRA,
-    DATA_ENV,
-    METRICS_FILE,
-    MODEL_NAME,
-    MODELS_DIR,
-)
+from covertype.defaults import ASSETS_EXTRA, DATA_ENV, METRICS_FILE, MODEL_NAME, MODELS_DIR
 from covertype.tensorflow_logs import import_tensorflow
 from trainer.options import DEFAULT_CV_FOLDS, DEFAULT_EPOCHS
 

@@ -1,7 +1,7 @@
 """What a piece of work got from the machine: its CPU time, and the share the hypervisor took.
 
 On a virtual machine whose physical cores other tenants share, the same training costs
-the same CPU time each run, but its wall time follows the hypervisor's steal: the time a
+about the same CPU time each run, but its wall time follows the hypervisor's steal: the time a
 vCPU was ready to run and was given no core (the `steal` column of Linux's /proc/stat).
 Recording both beside a training's duration tells a slow host from slow code.
 """
