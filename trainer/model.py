@@ -13,8 +13,10 @@ import keras
 import numpy as np
 
 from covertype.schema import FEATURE_COLUMNS, NUM_CLASSES, NUMERIC_COLUMNS
+from trainer.byte_dropout import ByteDropout
 from trainer.encoding import PiecewiseLinearEncoding
 from trainer.features import ENGINEERED_COLUMNS, CoverFeatures
+from trainer.fused_norm import FusedBatchNormalization
 from trainer.grouped import GroupedDense
 from trainer.precision import layer_policy, resolve_compute_dtype
 
@@ -60,7 +62,8 @@ class Network:
 def build_model(train_features: np.ndarray, hyper: Hyperparameters) -> Network:
     """The network, with its normalisation adapted to `train_features` ([rows, 54], raw values).
 
-    Its dense layers compute in `hyper.compute_dtype` (resolved by `trainer.precision`).
+    Its hidden blocks (dense, batch normalisation, ReLU, dropout) pass activations in
+    `hyper.compute_dtype` (resolved by `trainer.precision`).
     """
     policy = layer_policy(resolve_compute_dtype(hyper.compute_dtype))
     inputs = keras.Input(shape=(len(FEATURE_COLUMNS),), dtype="float32", name="features")
@@ -93,9 +96,9 @@ def build_model(train_features: np.ndarray, hyper: Hyperparameters) -> Network:
         # every member's first layer reads the same encoded features
         groups = 1 if i == 1 else members
         x = _members_dense(groups, members * units, False, f"dense_{i}", policy)(x)
-        x = keras.layers.BatchNormalization(name=f"batch_norm_{i}")(x)
-        x = keras.layers.Activation("relu", name=f"relu_{i}")(x)
-        x = keras.layers.Dropout(hyper.dropout, name=f"dropout_{i}")(x)
+        x = FusedBatchNormalization(name=f"batch_norm_{i}", dtype=policy)(x)
+        x = keras.layers.Activation("relu", name=f"relu_{i}", dtype=policy)(x)
+        x = ByteDropout(hyper.dropout, name=f"dropout_{i}", dtype=policy)(x)
     logits = _members_dense(members, members * NUM_CLASSES, True, "logits", policy)(x)
     logits = keras.layers.Reshape((members, NUM_CLASSES), name="member_logits")(logits)
     probabilities = keras.layers.Softmax(name="member_probabilities")(logits)

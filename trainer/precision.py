@@ -1,8 +1,10 @@
 """Which precision the network's matrix products train in, and serving in float32.
 
-On CPUs that multiply bfloat16 natively (Intel AMX or AVX512-BF16), the dense layers can
-train with Keras's `mixed_bfloat16` policy: weights stay float32, their products run in
-bfloat16. Everywhere else bfloat16 is emulated and slower than float32, so `auto` picks
+On CPUs that multiply bfloat16 natively (Intel AMX or AVX512-BF16), the hidden blocks
+(dense, batch normalisation, ReLU, dropout) can train with Keras's `mixed_bfloat16`
+policy: weights and normalisation statistics stay float32, the products and the
+activations between them are bfloat16 (half the memory traffic, no casts between the
+layers). Everywhere else bfloat16 is emulated and slower than float32, so `auto` picks
 float32 there. Whatever the network trained in, it is exported and evaluated in float32
 (`serve_in_float32`): the served graph is the same float32 graph either way.
 """
@@ -40,7 +42,7 @@ def resolve_compute_dtype(setting: str, cpu_info: Path = _CPU_INFO) -> str:
 
 
 def layer_policy(compute_dtype: str) -> str:
-    """The Keras dtype policy of a dense layer that computes in `compute_dtype`."""
+    """The Keras dtype policy of a hidden block's layers that compute in `compute_dtype`."""
     return "mixed_bfloat16" if compute_dtype == "bfloat16" else "float32"
 
 

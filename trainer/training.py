@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from covertype.schema import NUM_CLASSES
+from trainer.fused_adamw import FusedAdamW
 from trainer.host_usage import HostUsage, mark, usage_since
 from trainer.model import Hyperparameters, build_model
 from trainer.precision import resolve_compute_dtype
@@ -69,7 +70,7 @@ def train(
     )
     averaging = hyper.weight_average > 0
     network.training.compile(
-        optimizer=keras.optimizers.AdamW(
+        optimizer=FusedAdamW(
             schedule,
             weight_decay=hyper.weight_decay,
             use_ema=averaging,

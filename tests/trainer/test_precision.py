@@ -3,6 +3,7 @@
 import dataclasses
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
@@ -11,6 +12,7 @@ from trainer.precision import resolve_compute_dtype
 
 _CPU_WITH_AMX = "processor\t: 0\nflags\t\t: fpu sse2 avx512f amx_bf16 amx_tile\n"
 _CPU_WITHOUT = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n"
+_BLOCK = {"dense", "batch_norm", "relu", "dropout"}  # a hidden block's layers, named <kind>_<i>
 
 
 @pytest.mark.parametrize(
@@ -52,12 +54,15 @@ def test_a_network_trained_in_bfloat16_is_served_in_float32(train_csv: Path) -> 
     )
     run = train(rows, 1, 0, hyper, progress=None)
     assert run.compute_dtype == "bfloat16"
-    assert "mixed_bfloat16" in {layer.dtype_policy.name for layer in run.model.layers}
+    hidden = [layer for layer in run.model.layers if layer.name.rpartition("_")[0] in _BLOCK]
+    assert len(hidden) == 4 * len(hyper.hidden_units)
+    assert {layer.dtype_policy.name for layer in hidden} == {"mixed_bfloat16"}
 
     module = ServingModule(run.model)
     assert {layer.dtype_policy.name for layer in run.model.layers} == {"float32"}
-    kinds = {type(layer).__name__ for layer in module.model.layers}
-    assert "BatchNormalization" not in kinds, "folded as a float32-trained network's is"
+    assert not any(
+        isinstance(layer, keras.layers.BatchNormalization) for layer in module.model.layers
+    ), "folded as a float32-trained network's is"
     graph = module.predict_matrix.get_concrete_function().graph
     dtypes = {tensor.dtype for operation in graph.get_operations() for tensor in operation.outputs}
     assert tf.bfloat16 not in dtypes, "the served graph computes in float32 only"
