@@ -22,14 +22,14 @@ class FusedAdamW(keras.optimizers.AdamW):
         if self.amsgrad or isinstance(gradient, tf.IndexedSlices):
             super().update_step(gradient, variable, learning_rate)
             return
+        # TensorFlow's optimizer passes the `tf.Variable` under each Keras variable
         index = self._get_variable_index(variable)
-        weight = variable.value if isinstance(variable, keras.Variable) else variable
-        dtype = weight.dtype
+        dtype = variable.dtype
         step = tf.cast(self.iterations + 1, dtype)
         beta_1 = tf.cast(self.beta_1, dtype)
         beta_2 = tf.cast(self.beta_2, dtype)
         tf.raw_ops.ResourceApplyAdam(
-            var=weight.handle,
+            var=variable.handle,
             m=self._momentums[index].value.handle,
             v=self._velocities[index].value.handle,
             beta1_power=tf.pow(beta_1, step),
